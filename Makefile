@@ -1,0 +1,50 @@
+# Two commands for a fresh machine:
+#   make demo   the whole product on embedded defaults (Anvil + IPFS + brownie + daemon)
+#   make test   every test: contracts, renderer, end to end
+# Both install what they need first (`make setup`): a Python 3.11 venv in .venv
+# from requirements.lock, the npm packages in node_modules (Anvil, solc-js,
+# OpenZeppelin, js-ipfs), and the solc shim brownie uses as its compiler.
+
+PYTHON ?= python3.11
+VENV := .venv
+SOLC_VERSION := 0.8.30
+SOLC_SHIM := $(HOME)/.solcx/solc-v$(SOLC_VERSION)
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup demo test gas abi clean
+
+setup: $(VENV)/.installed node_modules/.installed solc-shim
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# py-solc-x and brownie look for ~/.solcx/solc-v<version>: point it at solc-js in this checkout.
+.PHONY: solc-shim
+solc-shim: node_modules/.installed
+	@mkdir -p $(dir $(SOLC_SHIM))
+	@printf '#!/bin/sh\nexec node "%s/tools/solc-shim.js" "$$@"\n' "$(CURDIR)" > $(SOLC_SHIM).new
+	@chmod +x $(SOLC_SHIM).new && mv $(SOLC_SHIM).new $(SOLC_SHIM)
+
+demo: setup
+	$(VENV)/bin/chaos demo
+
+test: setup
+	$(VENV)/bin/python -m pytest -p no:cacheprovider
+
+gas: setup
+	$(VENV)/bin/brownie run scripts/gas.py
+
+# Refresh the ABI the renderer ships (a test fails when it drifts from the contract).
+abi: setup
+	$(VENV)/bin/brownie compile
+	$(VENV)/bin/python -c "import json; json.dump(json.load(open('build/contracts/ChaosCanvas.json'))['abi'], open('renderer/abi/ChaosCanvas.json', 'w'), indent=1, sort_keys=True)"
+
+clean:
+	rm -rf build out reports .pytest_cache

@@ -1,0 +1,132 @@
+"""Everything the renderer reads from the chain, in one place.
+
+"What the chain said" stays here as plain `CanvasEvent` values; what the
+renderer does about it lives in the job store and the stages after it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from importlib import resources
+
+from web3 import Web3
+from web3.exceptions import ContractLogicError
+
+from .errors import ChainUnavailable, SetupError
+
+
+def canvas_abi() -> list[dict]:
+    return json.loads(resources.files("renderer.abi").joinpath("ChaosCanvas.json").read_text())
+
+
+def connect(rpc_url: str, timeout: float = 20.0) -> Web3:
+    """A connected Web3, or a ChainUnavailable that says where it looked."""
+    if rpc_url.startswith(("ws://", "wss://")):
+        raise SetupError(f"use an http(s) RPC URL, not {rpc_url}")
+    w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+    try:
+        w3.eth.chain_id
+    except Exception as exc:  # requests' and web3's connection errors have no common base
+        raise ChainUnavailable(f"cannot reach the Ethereum RPC node at {rpc_url} ({type(exc).__name__}); "
+                               "is the node running? set CHAOS_RPC_URL or --rpc-url") from None
+    return w3
+
+
+@dataclass(frozen=True)
+class CanvasEvent:
+    """A Minted or Mutated event, as the chain said it."""
+
+    kind: str  # "mint" or "mutation"
+    token_id: int
+    generation: int
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+    # mint: minter, seed, prompt; mutation: entropy, from, to
+    args: dict
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> CanvasEvent:
+        return cls(**json.loads(text))
+
+
+def _hex(value) -> str:
+    return "0x" + bytes(value).hex()
+
+
+class Canvas:
+    """Read access to one deployed ChaosCanvas."""
+
+    def __init__(self, w3: Web3, address: str):
+        if not address or not Web3.is_address(address):
+            raise SetupError(f"{address!r} is not a contract address: set CHAOS_CANVAS or --canvas "
+                             "(the address `chaos deploy` printed)")
+        self.w3 = w3
+        self.address = Web3.to_checksum_address(address)
+        if not w3.eth.get_code(self.address):
+            raise SetupError(f"no contract code at {self.address} on chain {w3.eth.chain_id}: "
+                             "wrong address, wrong network, or the node was restarted since the deployment")
+        self.contract = w3.eth.contract(address=self.address, abi=canvas_abi())
+
+    @cached_property
+    def chain_id(self) -> int:
+        return self.w3.eth.chain_id
+
+    def head(self) -> int:
+        return self.w3.eth.block_number
+
+    def block_hash(self, number: int) -> str:
+        return self.w3.eth.get_block(number)["hash"].to_0x_hex()
+
+    def events(self, from_block: int, to_block: int) -> list[CanvasEvent]:
+        """Minted and Mutated events in [from_block, to_block], in chain order."""
+        minted = self.contract.events.Minted()
+        mutated = self.contract.events.Mutated()
+        topics = [[minted.topic, mutated.topic]]
+        logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block,
+                                     "topics": topics})
+        events = []
+        for log in logs:
+            topic0 = log["topics"][0]
+            if topic0 == Web3.to_bytes(hexstr=minted.topic):
+                decoded = minted.process_log(log)
+                args = {"minter": decoded.args.minter, "seed": _hex(decoded.args.seed), "prompt": decoded.args.prompt}
+                kind, generation = "mint", 0
+            else:
+                decoded = mutated.process_log(log)
+                args = {"entropy": _hex(decoded.args.entropy), "from": decoded.args["from"], "to": decoded.args.to}
+                kind, generation = "mutation", decoded.args.generation
+            events.append(CanvasEvent(kind, decoded.args.tokenId, generation, log["blockNumber"],
+                                      log["blockHash"].to_0x_hex(), log["transactionHash"].to_0x_hex(),
+                                      log["logIndex"], args))
+        events.sort(key=lambda e: (e.block_number, e.log_index))
+        return events
+
+    def commits(self, token_id: int, from_block: int = 0) -> list[dict]:
+        """Every RenderCommitted event of a token: generation, cid, block, tx."""
+        logs = self.contract.events.RenderCommitted().get_logs(
+            from_block=from_block, argument_filters={"tokenId": token_id})
+        return [{"generation": log.args.generation, "cid": log.args.cid, "block_number": log.blockNumber,
+                 "tx_hash": log.transactionHash.to_0x_hex()} for log in logs]
+
+    def last_commit(self, token_id: int) -> tuple[bool, int, str]:
+        return tuple(self.contract.functions.lastCommit(token_id).call())
+
+    def owner_of(self, token_id: int) -> str | None:
+        try:
+            return self.contract.functions.ownerOf(token_id).call()
+        except ContractLogicError:
+            return None
+
+    def token_uri(self, token_id: int) -> str:
+        return self.contract.functions.tokenURI(token_id).call()
+
+    def has_renderer_role(self, account: str) -> bool:
+        role = self.contract.functions.RENDERER_ROLE().call()
+        return self.contract.functions.hasRole(role, account).call()

@@ -1,0 +1,202 @@
+"""`chaos`: the Chaos Canvas command line.
+
+Every setting can come from a flag or from its CHAOS_* environment variable
+(see `renderer.config`); flags win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import Settings, from_environment
+from .errors import ChaosError
+
+
+def _node_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("chain")
+    group.add_argument("--rpc-url", help="Ethereum JSON-RPC URL [CHAOS_RPC_URL; default http://127.0.0.1:8545]")
+    group.add_argument("--canvas", help="ChaosCanvas contract address [CHAOS_CANVAS]")
+
+
+def _key_options(parser: argparse.ArgumentParser, whose: str, env: bool) -> None:
+    group = parser.add_argument_group(f"{whose} key (one of)")
+    suffix = " [CHAOS_RENDERER_KEY]" if env else ""
+    group.add_argument("--key", help=f"hex private key of the {whose}{suffix}")
+    group.add_argument("--keystore", type=Path, help="encrypted JSON keystore file"
+                       + (" [CHAOS_KEYSTORE; password in CHAOS_KEYSTORE_PASSWORD]" if env else
+                          " (password from CHAOS_KEYSTORE_PASSWORD or the terminal)"))
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, help="folder of the job store and artefacts [CHAOS_OUT; default out]")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chaos",
+        description="Chaos Canvas: evolving AI-art NFTs. Contracts mint and mutate; this renderer reads their "
+                    "events, renders each generation, pins it to IPFS and commits its CID on-chain.",
+        epilog="Start with `chaos demo`. Each command has its own --help.")
+    parser.add_argument("--version", action="version", version=f"chaos {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser("demo", help="run the whole product locally from nothing (Anvil + IPFS)",
+                               description="Start Anvil and an IPFS node, deploy with brownie, mint from a "
+                                           "collector's wallet, render/pin/commit, transfer (a mutation), "
+                                           "re-render, print the history, stop everything. Writes out/demo/.")
+    demo.add_argument("--prompt", help="the artwork's prompt")
+    _store_options(demo)
+
+    deploy = commands.add_parser("deploy", help="compile and deploy ChaosCanvas with brownie to a local node",
+                                 description="Attach brownie to a local dev node (e.g. Anvil) and deploy from its "
+                                             "first unlocked account. For a testnet use "
+                                             "`brownie run scripts/deploy.py --network <id>` (README).")
+    deploy.add_argument("--rpc-url", default="http://127.0.0.1:8545", help="local node URL (default %(default)s)")
+    deploy.add_argument("--renderer", required=True, help="address given RENDERER_ROLE")
+    deploy.add_argument("--record", type=Path, default=Path("build/deployments/chaos-local.json"),
+                        help="where to write the deployment record (default %(default)s)")
+    deploy.add_argument("--mint-price-wei", type=int, help="price of a mint (default 0.01 ether)")
+    deploy.add_argument("--max-supply", type=int, help="supply cap (default 10000)")
+
+    daemon = commands.add_parser("daemon", help="run the renderer daemon",
+                                 description="Read the canvas's events, render each generation, pin image and "
+                                             "metadata to IPFS, commit the metadata CID. Safe to stop and restart.")
+    _node_options(daemon)
+    _key_options(daemon, "renderer", env=True)
+    daemon.add_argument("--ipfs-api", help="Kubo RPC API multiaddr [CHAOS_IPFS_API; default /ip4/127.0.0.1/tcp/5001/http]")
+    daemon.add_argument("--confirmations", type=int, help="blocks an event must be buried under [CHAOS_CONFIRMATIONS; default 0]")
+    daemon.add_argument("--start-block", type=int, help="first block to read, e.g. the deployment block [CHAOS_START_BLOCK]")
+    daemon.add_argument("--backend", help="render backend [CHAOS_BACKEND; default noise]")
+    daemon.add_argument("--image-size", type=int, help="image width and height [CHAOS_IMAGE_SIZE; default 256]")
+    daemon.add_argument("--once", action="store_true", help="do all work that is ready, then exit")
+    _store_options(daemon)
+
+    for name, help_text in (("mint", "mint an artwork, signed by the collector's key"),
+                            ("transfer", "transfer a token (a mutation), signed by its owner's key")):
+        command = commands.add_parser(name, help=help_text, description=help_text + ".")
+        _node_options(command)
+        _key_options(command, "collector", env=False)
+        if name == "mint":
+            command.add_argument("prompt", help="what the artwork is of (at most 280 bytes of UTF-8)")
+        else:
+            command.add_argument("token", type=int, help="token id")
+            command.add_argument("to", help="recipient address")
+
+    history = commands.add_parser("history", help="print a token's generations as the renderer made them",
+                                  description="Each generation: kind, state, block, share of pixels changed, "
+                                              "metadata and image CIDs (from the daemon's job store).")
+    history.add_argument("token", type=int)
+    history.add_argument("--json", action="store_true", help="print JSON")
+    _node_options(history)
+    _store_options(history)
+
+    status = commands.add_parser("status", help="the daemon's cursor, jobs per state and last error")
+    _node_options(status)
+    _store_options(status)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return from_environment().with_overrides(
+        rpc_url=getattr(args, "rpc_url", None), canvas=getattr(args, "canvas", None),
+        renderer_key=getattr(args, "key", None), keystore=getattr(args, "keystore", None),
+        ipfs_api=getattr(args, "ipfs_api", None), confirmations=getattr(args, "confirmations", None),
+        start_block=getattr(args, "start_block", None), out_dir=getattr(args, "out", None),
+        backend=getattr(args, "backend", None), image_size=getattr(args, "image_size", None))
+
+
+def _open_store(settings: Settings):
+    from .chain import Canvas, connect
+    from .store import JobStore
+
+    canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout), settings.canvas)
+    return canvas, JobStore(settings.db_path, canvas.chain_id, canvas.address, settings.start_block)
+
+
+def _collector(args: argparse.Namespace, settings: Settings):
+    from .keys import load_account
+
+    if not (args.key or args.keystore):
+        raise ChaosError("give the collector's key: --key HEX or --keystore FILE")
+    return load_account(args.key, args.keystore, settings.keystore_password)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("web3").setLevel(logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    try:
+        return _dispatch(args)
+    except ChaosError as exc:
+        print(f"chaos {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.command == "demo":
+        from .demo import DEFAULT_PROMPT, run_demo
+
+        run_demo(settings.out_dir, args.prompt or DEFAULT_PROMPT)
+    elif args.command == "deploy":
+        from .deploy import deploy
+
+        params = {k: v for k, v in (("mint_price", args.mint_price_wei), ("max_supply", args.max_supply)) if v}
+        record = deploy(args.rpc_url, args.renderer, args.record, **params)
+        print(json.dumps(record, indent=2))
+    elif args.command == "daemon":
+        from .daemon import open_daemon
+        from .keys import load_account
+
+        account = load_account(settings.renderer_key, settings.keystore, settings.keystore_password)
+        daemon = open_daemon(settings, account)
+        logging.getLogger("chaos").info("renderer %s on canvas %s (chain %d), reading from block %d",
+                                        account.address, daemon.canvas.address, daemon.canvas.chain_id,
+                                        daemon.store.next_block)
+        if args.once:
+            while daemon.step().busy:
+                pass
+        else:
+            daemon.run(poll_interval=settings.poll_interval)
+    elif args.command in ("mint", "transfer"):
+        from . import wallet
+        from .chain import Canvas, connect
+
+        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout), settings.canvas)
+        account = _collector(args, settings)
+        if args.command == "mint":
+            token_id, tx = wallet.mint(canvas, account, args.prompt)
+            print(f"minted token {token_id} (tx {tx})")
+        else:
+            print(f"transferred token {args.token} to {args.to} (tx {wallet.transfer(canvas, account, args.token, args.to)})")
+    elif args.command == "history":
+        from .history import format_history, generation_dicts, token_history
+
+        canvas, store = _open_store(settings)
+        generations = token_history(store, args.token)
+        if not generations:
+            raise ChaosError(f"the job store {settings.db_path} knows no token {args.token}")
+        if args.json:
+            print(json.dumps(generation_dicts(generations), indent=2))
+        else:
+            print(format_history(args.token, canvas.owner_of(args.token), generations))
+    elif args.command == "status":
+        canvas, store = _open_store(settings)
+        print(json.dumps({"canvas": canvas.address, "chain_id": canvas.chain_id, "head": canvas.head(),
+                          "next_block": store.next_block, "jobs": store.counts(),
+                          "last_error": store.last_error()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Settings of the renderer: defaults, then environment variables, then flags.
+
+| setting        | environment              | default                          |
+|----------------|--------------------------|----------------------------------|
+| rpc_url        | CHAOS_RPC_URL            | http://127.0.0.1:8545            |
+| canvas         | CHAOS_CANVAS             | (required)                       |
+| renderer key   | CHAOS_RENDERER_KEY       | (or a keystore:)                 |
+| keystore       | CHAOS_KEYSTORE           | JSON keystore file               |
+| its password   | CHAOS_KEYSTORE_PASSWORD  | asked on the terminal if unset   |
+| ipfs_api       | CHAOS_IPFS_API           | /ip4/127.0.0.1/tcp/5001/http     |
+| confirmations  | CHAOS_CONFIRMATIONS      | 0                                |
+| start_block    | CHAOS_START_BLOCK        | 0 (use the deployment block)     |
+| out_dir        | CHAOS_OUT                | out                              |
+| backend        | CHAOS_BACKEND            | noise                            |
+| image_size     | CHAOS_IMAGE_SIZE         | 256                              |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from .errors import SetupError
+
+
+@dataclass(frozen=True)
+class Settings:
+    rpc_url: str = "http://127.0.0.1:8545"
+    canvas: str | None = None
+    renderer_key: str | None = field(default=None, repr=False)
+    keystore: Path | None = None
+    keystore_password: str | None = field(default=None, repr=False)
+    ipfs_api: str = "/ip4/127.0.0.1/tcp/5001/http"
+    confirmations: int = 0
+    start_block: int = 0
+    out_dir: Path = Path("out")
+    backend: str = "noise"
+    image_size: int = 256
+    #: Widest block span of one eth_getLogs call (providers cap it).
+    log_range: int = 2_000
+    #: Most renders committed in one transaction.
+    batch_size: int = 25
+    poll_interval: float = 2.0
+    rpc_timeout: float = 20.0
+    ipfs_timeout: float = 30.0
+
+    @property
+    def db_path(self) -> Path:
+        return self.out_dir / "renderer.sqlite"
+
+    @property
+    def artefact_dir(self) -> Path:
+        return self.out_dir / "artefacts"
+
+    def with_overrides(self, **values) -> Settings:
+        """A copy with every value that is not None replaced."""
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+
+_ENV = {
+    "rpc_url": "CHAOS_RPC_URL",
+    "canvas": "CHAOS_CANVAS",
+    "renderer_key": "CHAOS_RENDERER_KEY",
+    "keystore": "CHAOS_KEYSTORE",
+    "keystore_password": "CHAOS_KEYSTORE_PASSWORD",
+    "ipfs_api": "CHAOS_IPFS_API",
+    "confirmations": "CHAOS_CONFIRMATIONS",
+    "start_block": "CHAOS_START_BLOCK",
+    "out_dir": "CHAOS_OUT",
+    "backend": "CHAOS_BACKEND",
+    "image_size": "CHAOS_IMAGE_SIZE",
+}
+
+
+def from_environment(environ: dict[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    types = {f.name: f.type for f in fields(Settings)}
+    values = {}
+    for name, variable in _ENV.items():
+        raw = environ.get(variable)
+        if raw in (None, ""):
+            continue
+        kind = types[name]
+        try:
+            if kind == "int":
+                values[name] = int(raw)
+            elif "Path" in kind:
+                values[name] = Path(raw)
+            else:
+                values[name] = raw
+        except ValueError:
+            raise SetupError(f"{variable}={raw!r} is not a whole number") from None
+    return Settings(**values)

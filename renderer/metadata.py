@@ -1,0 +1,65 @@
+"""ERC-721 metadata JSON with a provenance block that chains every generation.
+
+Marketplaces read `name`, `description`, `image` and `attributes`. The
+`provenance` block holds everything needed to re-derive the image: the event
+that caused it, the parent metadata CID (so a token's history is a hash
+chain), seed, entropy, mask digest, palette, size, and the renderer and model.
+
+The bytes are canonical JSON (sorted keys, no spaces, ASCII), so equal
+metadata always has the same CID.
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import __version__
+
+RENDERER_NAME = "chaos-canvas-renderer"
+
+
+def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, seed: str, minter: str,
+                   image_cid: str, parent_cid: str | None, entropy: str | None, mask_digest: str | None,
+                   mask_pixels: int, changed_pixel_fraction: float, palette: list[str], width: int, height: int,
+                   model_id: str, chain_id: int, canvas: str, event: dict) -> dict:
+    """The metadata document of one generation."""
+    kind_label = "Mint" if kind == "mint" else "Mutation"
+    return {
+        "name": f"Chaos Canvas #{token_id}",
+        "description": f"{prompt}\n\nGeneration {generation} of an evolving artwork: "
+                       "every transfer redraws 1% of its pixels.",
+        "image": f"ipfs://{image_cid}",
+        "attributes": [
+            {"trait_type": "Generation", "value": generation, "display_type": "number"},
+            {"trait_type": "Kind", "value": kind_label},
+            {"trait_type": "Model", "value": model_id},
+            *({"trait_type": f"Palette {i + 1}", "value": colour} for i, colour in enumerate(palette)),
+        ],
+        "provenance": {
+            "chain_id": chain_id,
+            "canvas": canvas,
+            "token_id": token_id,
+            "generation": generation,
+            "kind": kind,
+            "parent": parent_cid,
+            "prompt": prompt,
+            "seed": seed,
+            "minter": minter,
+            "entropy": entropy,
+            "mask": {"digest": mask_digest, "pixels": mask_pixels,
+                     "rule": "renderer.mask.mutation_mask(entropy, width, height)"} if entropy else None,
+            "changed_pixel_fraction": changed_pixel_fraction,
+            "palette": palette,
+            "image": {"cid": image_cid, "width": width, "height": height, "format": "png"},
+            "event": event,
+            "renderer": {"name": RENDERER_NAME, "version": __version__, "model": model_id},
+        },
+    }
+
+
+def encode_metadata(document: dict) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def decode_metadata(data: bytes) -> dict:
+    return json.loads(data)

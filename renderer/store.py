@@ -1,0 +1,207 @@
+"""The job store: one SQLite file holding the read cursor and one job per (token, generation).
+
+Every stage moves a job forward in one transaction, so a crash at any point
+resumes where it stopped: an event is read once (the cursor moves in the same
+transaction as the jobs it created), and a render that was already committed
+is never committed again.
+
+Job states, in order:
+    pending    the event is known; nothing rendered yet
+    rendered   image and metadata written to the artefact folder, CIDs computed locally
+    pinned     both pinned on IPFS, the node's CIDs checked against ours
+    sent       the commit transaction is out (its hash and nonce are kept)
+    committed  the commit's receipt is in
+    failed     a permanent error (the reason is in last_error)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .chain import CanvasEvent
+from .errors import StoreError
+
+SCHEMA_VERSION = 1
+
+STATES = ("pending", "rendered", "pinned", "sent", "committed", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    token_id INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    event TEXT NOT NULL,
+    block_number INTEGER NOT NULL,
+    image_path TEXT,
+    metadata_path TEXT,
+    image_cid TEXT,
+    metadata_cid TEXT,
+    changed_pixel_fraction REAL,
+    commit_tx TEXT,
+    commit_nonce INTEGER,
+    commit_block INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (token_id, generation)
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, token_id, generation);
+"""
+
+
+@dataclass(frozen=True)
+class Job:
+    token_id: int
+    generation: int
+    kind: str
+    state: str
+    event: CanvasEvent
+    block_number: int
+    image_path: str | None
+    metadata_path: str | None
+    image_cid: str | None
+    metadata_cid: str | None
+    changed_pixel_fraction: float | None
+    commit_tx: str | None
+    commit_nonce: int | None
+    commit_block: int | None
+    attempts: int
+    last_error: str | None
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.token_id, self.generation)
+
+
+def _job(row: sqlite3.Row) -> Job:
+    values = dict(row)
+    values.pop("updated_at")
+    values["event"] = CanvasEvent.from_json(values["event"])
+    return Job(**values)
+
+
+class JobStore:
+    def __init__(self, path: Path, chain_id: int, canvas: str, start_block: int = 0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"the job store {self.path} is unreadable ({exc}); move it aside and restart: "
+                             "the daemon re-reads the chain from the start block and re-derives every job") from None
+        self._claim(chain_id, canvas, start_block)
+
+    def _claim(self, chain_id: int, canvas: str, start_block: int) -> None:
+        """Bind the store to one chain and canvas, so it can never mix two deployments."""
+        expected = {"schema": str(SCHEMA_VERSION), "chain_id": str(chain_id), "canvas": canvas.lower()}
+        with self.transaction():
+            found = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+            for key, value in expected.items():
+                if key in found and found[key] != value:
+                    raise StoreError(f"the job store {self.path} belongs to {key} {found[key]}, not {value}: "
+                                     "use another --out folder for another chain or canvas")
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('next_block', ?)", (str(start_block),))
+
+    @contextmanager
+    def transaction(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---------------------------------------------------------------- cursor
+
+    @property
+    def next_block(self) -> int:
+        return int(self.db.execute("SELECT value FROM meta WHERE key = 'next_block'").fetchone()[0])
+
+    def ingest(self, events: list[CanvasEvent], to_block: int, to_block_hash: str) -> int:
+        """Record the jobs of blocks up to `to_block` and move the cursor past it, atomically."""
+        created = 0
+        now = time.time()
+        with self.transaction():
+            for event in events:
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO jobs (token_id, generation, kind, event, block_number, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (event.token_id, event.generation, event.kind, event.to_json(), event.block_number, now))
+                created += cursor.rowcount
+                self.db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?)", (event.block_number, event.block_hash))
+            self.db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?)", (to_block, to_block_hash))
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'next_block'", (str(to_block + 1),))
+        return created
+
+    # ------------------------------------------------------------------ jobs
+
+    def job(self, token_id: int, generation: int) -> Job | None:
+        row = self.db.execute("SELECT * FROM jobs WHERE token_id = ? AND generation = ?",
+                              (token_id, generation)).fetchone()
+        return _job(row) if row else None
+
+    def jobs(self, state: str | None = None, token_id: int | None = None) -> list[Job]:
+        query, params = "SELECT * FROM jobs WHERE 1=1", []
+        if state:
+            query += " AND state = ?"
+            params.append(state)
+        if token_id is not None:
+            query += " AND token_id = ?"
+            params.append(token_id)
+        return [_job(r) for r in self.db.execute(query + " ORDER BY token_id, generation", params)]
+
+    def tokens(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT token_id FROM jobs ORDER BY token_id")]
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        counts.update(dict(self.db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()))
+        return counts
+
+    def advance(self, job: Job, state: str, **values) -> None:
+        """Move `job` to `state`, recording `values`; only from the state it was read in."""
+        if state not in STATES:
+            raise ValueError(f"unknown job state {state!r}")
+        columns = ", ".join(f"{name} = ?" for name in values)
+        assignments = f"state = ?, updated_at = ?{', ' + columns if columns else ''}"
+        with self.transaction():
+            cursor = self.db.execute(
+                f"UPDATE jobs SET {assignments} WHERE token_id = ? AND generation = ? AND state = ?",
+                (state, time.time(), *values.values(), job.token_id, job.generation, job.state))
+            if cursor.rowcount != 1:
+                raise StoreError(f"job {job.key} was not in state {job.state!r} any more")
+
+    def note(self, job: Job, **values) -> None:
+        """Record `values` on a job without moving it."""
+        columns = ", ".join(f"{name} = ?" for name in values)
+        with self.transaction():
+            self.db.execute(f"UPDATE jobs SET {columns}, updated_at = ? WHERE token_id = ? AND generation = ?",
+                            (*values.values(), time.time(), job.token_id, job.generation))
+
+    def record_error(self, job: Job, message: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE jobs SET attempts = attempts + 1, last_error = ?, updated_at = ? "
+                            "WHERE token_id = ? AND generation = ?",
+                            (message, time.time(), job.token_id, job.generation))
+
+    def last_error(self) -> str | None:
+        row = self.db.execute("SELECT last_error FROM jobs WHERE last_error IS NOT NULL "
+                              "ORDER BY updated_at DESC LIMIT 1").fetchone()
+        return row[0] if row else None

@@ -1,0 +1,87 @@
+"""Signing and sending transactions: EIP-1559 fees, explicit nonces, receipts.
+
+Used by the committer (the renderer's key) and by the wallet commands
+(a collector's key): one place builds, signs and sends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.types import TxReceipt
+
+from .errors import ChaosError
+
+#: Tip offered to the block producer when the node suggests none.
+DEFAULT_PRIORITY_FEE_WEI = 1_000_000_000  # 1 gwei
+#: Head-room over the current base fee: survives six consecutive full blocks.
+BASE_FEE_MULTIPLIER = 2
+
+
+class TransactionFailed(ChaosError):
+    """A transaction reverted or could not be sent."""
+
+
+@dataclass(frozen=True)
+class Fees:
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+
+
+def eip1559_fees(w3: Web3) -> Fees:
+    base_fee = w3.eth.get_block("latest").get("baseFeePerGas", 0)
+    try:
+        tip = w3.eth.max_priority_fee
+    except Exception:  # nodes without eth_maxPriorityFeePerGas
+        tip = DEFAULT_PRIORITY_FEE_WEI
+    tip = max(tip, 1)
+    return Fees(base_fee * BASE_FEE_MULTIPLIER + tip, tip)
+
+
+def explain_revert(call: ContractFunction, exc: Exception) -> str:
+    """The custom error a call reverted with, by name, when the ABI knows it."""
+    if isinstance(exc, ContractCustomError):
+        selector = str(exc.data if hasattr(exc, "data") else exc.args[0])[:10]
+        for item in call.contract_abi:
+            if item.get("type") == "error":
+                signature = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+                if Web3.keccak(text=signature)[:4].hex() == selector.removeprefix("0x"):
+                    return signature
+        return f"custom error {selector}"
+    return str(exc)
+
+
+def build(w3: Web3, account: LocalAccount, call: ContractFunction, *, value: int = 0,
+          nonce: int | None = None, fees: Fees | None = None) -> dict:
+    """A signed-ready EIP-1559 transaction for `call`; gas estimation surfaces reverts by name."""
+    fees = fees or eip1559_fees(w3)
+    params = {"from": account.address, "value": value, "chainId": w3.eth.chain_id,
+              "nonce": w3.eth.get_transaction_count(account.address, "pending") if nonce is None else nonce,
+              "maxFeePerGas": fees.max_fee_per_gas, "maxPriorityFeePerGas": fees.max_priority_fee_per_gas}
+    try:
+        gas = call.estimate_gas({"from": account.address, "value": value})
+    except (ContractCustomError, ContractLogicError) as exc:
+        raise TransactionFailed(f"{call.fn_name} would revert: {explain_revert(call, exc)}") from None
+    return call.build_transaction({**params, "gas": gas * 12 // 10})
+
+
+def send(w3: Web3, account: LocalAccount, tx: dict) -> str:
+    signed = account.sign_transaction(tx)
+    return w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+
+
+def wait(w3: Web3, tx_hash: str, timeout: float = 120) -> TxReceipt:
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.2)
+    if receipt["status"] != 1:
+        raise TransactionFailed(f"transaction {tx_hash} reverted in block {receipt['blockNumber']}")
+    return receipt
+
+
+def transact(w3: Web3, account: LocalAccount, call: ContractFunction, *, value: int = 0,
+             timeout: float = 120) -> TxReceipt:
+    """Build, sign, send and wait: for one-off user actions."""
+    return wait(w3, send(w3, account, build(w3, account, call, value=value)), timeout)
