@@ -184,15 +184,22 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
 
     /// @dev CIDv1 in base32 with a sha2-256 multihash: "bafkrei…" (raw) or
     /// "bafybei…" (dag-pb), 59 characters of the RFC 4648 lower-case alphabet.
+    /// Exactly the canonical encodings of 0x01 {0x55|0x70} 0x12 0x20 <32 bytes>:
+    /// the prefix fixes the first 30 bits, character 7 holds the last 2 bits of
+    /// 0x20 (zero) and 3 digest bits, and the last character 3 digest bits and
+    /// 2 zero padding bits.
     function _isWellFormedCid(bytes calldata cid) private pure returns (bool) {
         if (cid.length != CID_LENGTH) return false;
-        if (cid[0] != "b" || cid[1] != "a" || cid[2] != "f" || (cid[3] != "k" && cid[3] != "y")) return false;
-        if (cid[4] != "r" && cid[4] != "b") return false;
-        for (uint256 i = 5; i < CID_LENGTH; ++i) {
+        bytes7 prefix = bytes7(cid[:7]);
+        if (prefix != "bafkrei" && prefix != "bafybei") return false;
+        if (cid[7] < "a" || cid[7] > "h") return false; // a..h: value < 8, top two bits zero
+        for (uint256 i = 8; i < CID_LENGTH; ++i) {
             bytes1 c = cid[i];
             if (!((c >= "a" && c <= "z") || (c >= "2" && c <= "7"))) return false;
         }
-        return true;
+        bytes1 last = cid[CID_LENGTH - 1];
+        uint8 value = last >= "a" ? uint8(last) - 0x61 : uint8(last) - 0x32 + 26;
+        return value % 4 == 0; // the two padding bits are zero
     }
 
     // ----------------------------------------------------------------- views

@@ -26,7 +26,9 @@ from .store import Job, JobStore
 log = logging.getLogger("chaos.daemon")
 
 #: States in which a job's image and metadata exist on disk.
-RENDERED_STATES = ("rendered", "pinned", "sent", "committed")
+RENDERED_STATES = ("rendered", "pinned", "sent", "committed", "superseded")
+#: States after which the next generation may be committed.
+SETTLED_STATES = ("committed", "superseded")
 
 
 @dataclass
@@ -146,14 +148,29 @@ class Daemon:
 
     # ---------------------------------------------------------------- commit
 
+    def _settle_from_chain(self, job: Job) -> bool:
+        """Settle a job the chain already decided (a lost receipt, a rebuilt store); False if still open."""
+        exists, generation, cid = self.canvas.last_commit(job.token_id)
+        if not exists or generation < job.generation:
+            return False
+        if generation > job.generation:
+            cid = next((c["cid"] for c in self.canvas.commits(job.token_id, from_block=job.block_number)
+                        if c["generation"] == job.generation), None)
+        if cid is None:
+            self.store.advance(job, "superseded", last_error=f"generation {generation} was committed first")
+        elif cid == job.metadata_cid:
+            self.store.advance(job, "committed")
+        else:
+            self.store.advance(job, "failed", last_error=f"the chain holds {cid} for this generation, "
+                               f"not our {job.metadata_cid}: another renderer committed it")
+        return True
+
     def _reconcile_sent(self) -> int:
         """Settle commits sent before a crash or a lost receipt: mined, pending, or to be sent again."""
         done = 0
         address = self.account.address
         for job in self.store.jobs("sent"):
-            exists, generation, cid = self.canvas.last_commit(job.token_id)
-            if exists and generation >= job.generation:
-                self._settle(job, cid if generation == job.generation else None)
+            if self._settle_from_chain(job):
                 done += 1
             elif (self.canvas.w3.eth.get_transaction_count(address, "pending") <= job.commit_nonce
                   or self.canvas.w3.eth.get_transaction_count(address, "latest") > job.commit_nonce):
@@ -163,32 +180,31 @@ class Daemon:
             # else: still waiting in the mempool.
         return done
 
-    def _settle(self, job: Job, chain_cid: str | None) -> None:
-        if chain_cid is not None and chain_cid != job.metadata_cid:
-            self.store.advance(job, "failed", last_error=f"chain holds {chain_cid} for this generation, "
-                               f"not our {job.metadata_cid}: another renderer committed it")
-        else:
-            self.store.advance(job, "committed")
-
-    def _committable(self) -> list[Job]:
-        """Pinned jobs whose previous generation is committed or comes earlier in this batch."""
+    def _committable(self) -> tuple[list[Job], int]:
+        """Pinned jobs whose previous generation is settled or comes earlier in this batch,
+        and how many pinned jobs turned out to be settled on-chain already."""
         batch: list[Job] = []
         in_batch: set[tuple[int, int]] = set()
+        settled = 0
         for job in self.store.jobs("pinned"):
             if len(batch) == self.batch_size:
                 break
             previous = (job.token_id, job.generation - 1)
             if job.generation > 0 and previous not in in_batch:
                 parent = self.store.job(*previous)
-                if parent is None or parent.state != "committed":
+                if parent is None or parent.state not in SETTLED_STATES:
                     continue
+            if self._settle_from_chain(job):
+                settled += 1
+                continue
             batch.append(job)
             in_batch.add(job.key)
-        return batch
+        return batch, settled
 
     def commit_ready(self) -> int:
         done = self._reconcile_sent()
-        batch = self._committable()
+        batch, settled = self._committable()
+        done += settled
         if not batch:
             return done
         w3 = self.canvas.w3

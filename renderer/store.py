@@ -11,6 +11,8 @@ Job states, in order:
     pinned     both pinned on IPFS, the node's CIDs checked against ours
     sent       the commit transaction is out (its hash and nonce are kept)
     committed  the commit's receipt is in
+    superseded a newer generation was committed first; this one stays pinned (and is its
+               child's parent) but can no longer go on-chain
     failed     a permanent error (the reason is in last_error)
 """
 
@@ -27,7 +29,7 @@ from .errors import StoreError
 
 SCHEMA_VERSION = 1
 
-STATES = ("pending", "rendered", "pinned", "sent", "committed", "failed")
+STATES = ("pending", "rendered", "pinned", "sent", "committed", "superseded", "failed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

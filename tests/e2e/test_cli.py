@@ -1,0 +1,70 @@
+"""The `chaos` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from renderer.cli import build_parser, main
+from renderer.nodes import PROJECT_ROOT, free_port
+
+COMMANDS = ["demo", "deploy", "daemon", "mint", "transfer", "history", "status"]
+
+
+def chaos(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "renderer.cli", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, **kwargs)
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_every_command_explains_itself(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"] if command else ["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: chaos" in text
+    if command is None:
+        assert all(name in text for name in COMMANDS)
+
+
+def test_the_console_script_is_declared():
+    pyproject = (PROJECT_ROOT / "pyproject.toml").read_text()
+    assert 'chaos = "renderer.cli:main"' in pyproject
+    assert build_parser().prog == "chaos"
+
+
+def test_daemon_without_a_key_says_how_to_give_one(monkeypatch, capsys):
+    for variable in ("CHAOS_RENDERER_KEY", "CHAOS_KEYSTORE"):
+        monkeypatch.delenv(variable, raising=False)
+    assert main(["daemon", "--rpc-url", f"http://127.0.0.1:{free_port()}"]) == 2
+    assert "no renderer key: set CHAOS_RENDERER_KEY" in capsys.readouterr().err
+
+
+def test_daemon_with_a_dead_rpc_node_says_so(capsys):
+    port = free_port()
+    code = main(["daemon", "--rpc-url", f"http://127.0.0.1:{port}", "--key", "0x" + "01" * 32])
+    assert code == 2
+    assert f"cannot reach the Ethereum RPC node at http://127.0.0.1:{port}" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_demo_runs_from_nothing_and_writes_its_summary(tmp_path):
+    result = chaos("demo", "--out", str(tmp_path), timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["chain_id"] == 31337 and summary["canvas"].startswith("0x")
+    (token,) = summary["tokens"]
+    assert token["id"] == 1 and token["owner"].startswith("0x")
+    gens = token["generations"]
+    assert [g["generation"] for g in gens] == [0, 1]
+    for g in gens:
+        assert g["metadata_cid"].startswith("bafkrei") and g["image_cid"].startswith("bafkrei")
+        assert (PROJECT_ROOT / g["image_path"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert not Path(g["metadata_path"]).is_absolute()
+    assert gens[0]["changed_pixel_fraction"] == 1.0
+    assert gens[1]["changed_pixel_fraction"] == 655 / 65536
+    assert "stopping Anvil and IPFS" in result.stdout
