@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from importlib import resources
 
+from eth_abi import decode as abi_decode
 from web3 import Web3
-from web3.exceptions import ContractLogicError
+from web3.exceptions import BlockNotFound, ContractLogicError
 
 from .errors import ChainUnavailable, SetupError
 
@@ -21,7 +22,7 @@ def canvas_abi() -> list[dict]:
     return json.loads(resources.files("renderer.abi").joinpath("ChaosCanvas.json").read_text())
 
 
-def connect(rpc_url: str, timeout: float = 20.0) -> Web3:
+def connect(rpc_url: str, timeout: float = 20.0, expected_chain_id: int | None = None) -> Web3:
     """A connected Web3, or a ChainUnavailable that says where it looked."""
     if rpc_url.startswith(("ws://", "wss://")):
         raise SetupError(f"use an http(s) RPC URL, not {rpc_url}")
@@ -31,6 +32,9 @@ def connect(rpc_url: str, timeout: float = 20.0) -> Web3:
     except Exception as exc:  # requests' and web3's connection errors have no common base
         raise ChainUnavailable(f"cannot reach the Ethereum RPC node at {rpc_url} ({type(exc).__name__}); "
                                "is the node running? set CHAOS_RPC_URL or --rpc-url") from None
+    if expected_chain_id is not None and w3.eth.chain_id != expected_chain_id:
+        raise SetupError(f"{rpc_url} serves chain {w3.eth.chain_id}, not the expected {expected_chain_id}: "
+                         "wrong RPC URL, or fix CHAOS_CHAIN_ID / --chain-id")
     return w3
 
 
@@ -60,6 +64,20 @@ def _hex(value) -> str:
     return "0x" + bytes(value).hex()
 
 
+def _mint_args(log) -> dict:
+    """Minted's fields. The prompt is decoded by hand: the contract stores whatever bytes it was
+    sent, and a strict UTF-8 decoder would turn one bad mint into a daemon that cannot read on."""
+    seed, prompt_bytes = abi_decode(["bytes32", "bytes"], bytes(log["data"]))
+    minter = Web3.to_checksum_address(log["topics"][2][-20:])
+    args = {"minter": minter, "seed": _hex(seed), "prompt": prompt_bytes.decode("utf-8", errors="replace")}
+    try:
+        prompt_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        # Keep the exact bytes too: the render uses the replaced text, provenance keeps the truth.
+        args["prompt_hex"] = _hex(prompt_bytes)
+    return args
+
+
 class Canvas:
     """Read access to one deployed ChaosCanvas."""
 
@@ -81,8 +99,12 @@ class Canvas:
     def head(self) -> int:
         return self.w3.eth.block_number
 
-    def block_hash(self, number: int) -> str:
-        return self.w3.eth.get_block(number)["hash"].to_0x_hex()
+    def block_hash(self, number: int) -> str | None:
+        """The canonical hash at `number`, or None past the head (a reorg can shorten the chain)."""
+        try:
+            return self.w3.eth.get_block(number)["hash"].to_0x_hex()
+        except BlockNotFound:
+            return None
 
     def events(self, from_block: int, to_block: int) -> list[CanvasEvent]:
         """Minted and Mutated events in [from_block, to_block], in chain order."""
@@ -93,18 +115,15 @@ class Canvas:
                                      "topics": topics})
         events = []
         for log in logs:
-            topic0 = log["topics"][0]
-            if topic0 == Web3.to_bytes(hexstr=minted.topic):
-                decoded = minted.process_log(log)
-                args = {"minter": decoded.args.minter, "seed": _hex(decoded.args.seed), "prompt": decoded.args.prompt}
-                kind, generation = "mint", 0
+            token_id = int.from_bytes(log["topics"][1], "big")
+            if log["topics"][0] == Web3.to_bytes(hexstr=minted.topic):
+                kind, generation, args = "mint", 0, _mint_args(log)
             else:
                 decoded = mutated.process_log(log)
                 args = {"entropy": _hex(decoded.args.entropy), "from": decoded.args["from"], "to": decoded.args.to}
                 kind, generation = "mutation", decoded.args.generation
-            events.append(CanvasEvent(kind, decoded.args.tokenId, generation, log["blockNumber"],
-                                      log["blockHash"].to_0x_hex(), log["transactionHash"].to_0x_hex(),
-                                      log["logIndex"], args))
+            events.append(CanvasEvent(kind, token_id, generation, log["blockNumber"], log["blockHash"].to_0x_hex(),
+                                      log["transactionHash"].to_0x_hex(), log["logIndex"], args))
         events.sort(key=lambda e: (e.block_number, e.log_index))
         return events
 

@@ -87,3 +87,28 @@ def file_cid(data: bytes) -> str:
     while len(level) > 1:
         level = [_parent(level[i:i + MAX_LINKS]) for i in range(0, len(level), MAX_LINKS)]
     return cid_to_str(level[0].cid)
+
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def _base58_decode(text: str) -> bytes:
+    number = 0
+    for char in text:
+        number = number * 58 + _BASE58.index(char)
+    body = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return b"\x00" * (len(text) - len(text.lstrip("1"))) + body
+
+
+def normalise(cid: str) -> str:
+    """Any CID a node prints (CIDv0 "Qm…", base58btc "z…", base32 "b…") as CIDv1 base32.
+
+    Nodes list pins in their own default base; comparing sets needs one spelling.
+    """
+    if cid.startswith("b"):
+        return cid
+    if cid.startswith("z"):
+        return cid_to_str(_base58_decode(cid[1:]))
+    if cid.startswith("Qm") and len(cid) == 46:  # CIDv0: a bare sha2-256 multihash of a dag-pb block
+        return cid_to_str(_varint(1) + _varint(DAG_PB) + _base58_decode(cid))
+    raise ValueError(f"unrecognised CID {cid!r}")

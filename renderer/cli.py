@@ -15,12 +15,14 @@ from pathlib import Path
 from . import __version__
 from .config import Settings, from_environment
 from .errors import ChaosError
+from .logs import configure as configure_logging
 
 
 def _node_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("chain")
     group.add_argument("--rpc-url", help="Ethereum JSON-RPC URL [CHAOS_RPC_URL; default http://127.0.0.1:8545]")
     group.add_argument("--canvas", help="ChaosCanvas contract address [CHAOS_CANVAS]")
+    group.add_argument("--chain-id", type=int, help="refuse an RPC node serving another chain [CHAOS_CHAIN_ID]")
 
 
 def _key_options(parser: argparse.ArgumentParser, whose: str, env: bool) -> None:
@@ -30,6 +32,11 @@ def _key_options(parser: argparse.ArgumentParser, whose: str, env: bool) -> None
     group.add_argument("--keystore", type=Path, help="encrypted JSON keystore file"
                        + (" [CHAOS_KEYSTORE; password in CHAOS_KEYSTORE_PASSWORD]" if env else
                           " (password from CHAOS_KEYSTORE_PASSWORD or the terminal)"))
+
+
+def _ipfs_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ipfs-api", help="Kubo RPC API multiaddr; several, comma-separated, are replicas that "
+                                           "all must pin [CHAOS_IPFS_API; default /ip4/127.0.0.1/tcp/5001/http]")
 
 
 def _store_options(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Start with `chaos demo`. Each command has its own --help.")
     parser.add_argument("--version", action="version", version=f"chaos {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text",
+                        help="log lines for people (text) or JSON lines for log pipelines (json)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = commands.add_parser("demo", help="run the whole product locally from nothing (Anvil + IPFS)",
@@ -69,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "metadata to IPFS, commit the metadata CID. Safe to stop and restart.")
     _node_options(daemon)
     _key_options(daemon, "renderer", env=True)
-    daemon.add_argument("--ipfs-api", help="Kubo RPC API multiaddr [CHAOS_IPFS_API; default /ip4/127.0.0.1/tcp/5001/http]")
+    _ipfs_option(daemon)
     daemon.add_argument("--confirmations", type=int, help="blocks an event must be buried under [CHAOS_CONFIRMATIONS; default 0]")
     daemon.add_argument("--start-block", type=int, help="first block to read, e.g. the deployment block [CHAOS_START_BLOCK]")
     daemon.add_argument("--backend", help="render backend [CHAOS_BACKEND; default noise]")
@@ -96,9 +105,36 @@ def build_parser() -> argparse.ArgumentParser:
     _node_options(history)
     _store_options(history)
 
-    status = commands.add_parser("status", help="the daemon's cursor, jobs per state and last error")
+    status = commands.add_parser("status", help="the daemon's cursor, jobs per state, pending transactions, "
+                                                 "last error")
     _node_options(status)
     _store_options(status)
+
+    pins = commands.add_parser("pins", help="pin durability: `chaos pins audit`")
+    pin_commands = pins.add_subparsers(dest="pins_command", metavar="PINS_COMMAND", required=True)
+    audit = pin_commands.add_parser(
+        "audit", help="check every committed CID is pinned on every endpoint; re-pin what is missing",
+        description="For every token, every metadata CID the canvas ever committed and the image it names must "
+                    "be pinned on every --ipfs-api endpoint. Missing pins are restored from the artefact store or "
+                    "another endpoint. Exit code 1 if anything could not be restored.")
+    _node_options(audit)
+    _ipfs_option(audit)
+    _store_options(audit)
+    audit.add_argument("--dry-run", action="store_true", help="report only, pin nothing")
+
+    bench = commands.add_parser("bench", help="benchmarks that print figures")
+    bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
+    load = bench_commands.add_parser(
+        "load", help="mints and transfers as fast as Anvil takes them; the daemon drains them",
+        description="Start Anvil and IPFS, deploy, send MINTS mints and TRANSFERS transfers, let the daemon "
+                    "(CPU backend) drain them; print events/s, latency p50/p95 (event block -> commit receipt) and "
+                    "gas per committed token with and without batching.")
+    load.add_argument("--mints", type=int, default=200)
+    load.add_argument("--transfers", type=int, default=1000)
+    load.add_argument("--unbatched-sample", type=int, default=20,
+                      help="renders committed one per transaction to measure unbatched gas (default 20)")
+    load.add_argument("--image-size", type=int, default=256)
+    _store_options(load)
     return parser
 
 
@@ -107,6 +143,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         rpc_url=getattr(args, "rpc_url", None), canvas=getattr(args, "canvas", None),
         renderer_key=getattr(args, "key", None), keystore=getattr(args, "keystore", None),
         ipfs_api=getattr(args, "ipfs_api", None), confirmations=getattr(args, "confirmations", None),
+        chain_id=getattr(args, "chain_id", None),
         start_block=getattr(args, "start_block", None), out_dir=getattr(args, "out", None),
         backend=getattr(args, "backend", None), image_size=getattr(args, "image_size", None))
 
@@ -115,7 +152,7 @@ def _open_store(settings: Settings):
     from .chain import Canvas, connect
     from .store import JobStore
 
-    canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout), settings.canvas)
+    canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
     return canvas, JobStore(settings.db_path, canvas.chain_id, canvas.address, settings.start_block)
 
 
@@ -129,10 +166,7 @@ def _collector(args: argparse.Namespace, settings: Settings):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("web3").setLevel(logging.WARNING)
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    configure_logging(args.verbose, args.log_format)
     try:
         return _dispatch(args)
     except ChaosError as exc:
@@ -172,7 +206,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from . import wallet
         from .chain import Canvas, connect
 
-        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout), settings.canvas)
+        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
         account = _collector(args, settings)
         if args.command == "mint":
             token_id, tx = wallet.mint(canvas, account, args.prompt)
@@ -194,7 +228,23 @@ def _dispatch(args: argparse.Namespace) -> int:
         canvas, store = _open_store(settings)
         print(json.dumps({"canvas": canvas.address, "chain_id": canvas.chain_id, "head": canvas.head(),
                           "next_block": store.next_block, "jobs": store.counts(),
+                          "pending_transactions": store.pending_transactions(),
                           "last_error": store.last_error()}, indent=2))
+    elif args.command == "pins":
+        from .audit import audit_pins
+        from .ipfs import Replicas
+
+        canvas, store = _open_store(settings)
+        report = audit_pins(canvas, store, Replicas(settings.ipfs_api, settings.ipfs_timeout),
+                            repair=not args.dry_run, progress=print)
+        print(f"checked {report.checked} pin(s): {len(report.missing)} missing, {len(report.repaired)} re-pinned, "
+              f"{len(report.unrecoverable)} unrecoverable")
+        return 0 if (report.healthy if not args.dry_run else not report.missing) else 1
+    elif args.command == "bench":
+        from .bench_load import run_load_bench
+
+        run_load_bench(settings.out_dir, mints=args.mints, transfers=args.transfers,
+                       unbatched_sample=args.unbatched_sample, image_size=args.image_size)
     return 0
 
 

@@ -8,6 +8,8 @@
 | keystore       | CHAOS_KEYSTORE           | JSON keystore file               |
 | its password   | CHAOS_KEYSTORE_PASSWORD  | asked on the terminal if unset   |
 | ipfs_api       | CHAOS_IPFS_API           | /ip4/127.0.0.1/tcp/5001/http     |
+|                |                          | (comma-separated: replicas)      |
+| chain_id       | CHAOS_CHAIN_ID           | (any; set it to refuse others)   |
 | confirmations  | CHAOS_CONFIRMATIONS      | 0                                |
 | start_block    | CHAOS_START_BLOCK        | 0 (use the deployment block)     |
 | out_dir        | CHAOS_OUT                | out                              |
@@ -32,6 +34,7 @@ class Settings:
     keystore: Path | None = None
     keystore_password: str | None = field(default=None, repr=False)
     ipfs_api: str = "/ip4/127.0.0.1/tcp/5001/http"
+    chain_id: int | None = None
     confirmations: int = 0
     start_block: int = 0
     out_dir: Path = Path("out")
@@ -44,6 +47,10 @@ class Settings:
     poll_interval: float = 2.0
     rpc_timeout: float = 20.0
     ipfs_timeout: float = 30.0
+    #: How long one pass waits for a commit's receipt before moving on.
+    receipt_timeout: float = 30.0
+    #: A commit pending longer than this is replaced with higher fees.
+    stuck_after: float = 90.0
 
     @property
     def db_path(self) -> Path:
@@ -65,6 +72,7 @@ _ENV = {
     "keystore": "CHAOS_KEYSTORE",
     "keystore_password": "CHAOS_KEYSTORE_PASSWORD",
     "ipfs_api": "CHAOS_IPFS_API",
+    "chain_id": "CHAOS_CHAIN_ID",
     "confirmations": "CHAOS_CONFIRMATIONS",
     "start_block": "CHAOS_START_BLOCK",
     "out_dir": "CHAOS_OUT",
@@ -83,7 +91,7 @@ def from_environment(environ: dict[str, str] | None = None) -> Settings:
             continue
         kind = types[name]
         try:
-            if kind == "int":
+            if kind in ("int", "int | None"):
                 values[name] = int(raw)
             elif "Path" in kind:
                 values[name] = Path(raw)

@@ -12,15 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from eth_account.signers.local import LocalAccount
-from web3.exceptions import TimeExhausted
+from web3.exceptions import TimeExhausted, TransactionNotFound
 
 from . import transactions
 from .backends import Backend
 from .chain import Canvas
-from .errors import ChaosError, CidMismatch, SetupError
-from .ipfs import Pinner
-from .render import Origin, Parent, Rendered, render
+from .errors import ChainUnavailable, CidMismatch, IpfsUnavailable, SetupError
+from .failpoints import failpoint
+from .health import Health, backoff_delay
+from .ipfs import Replicas
+from .render import Origin, Parent, render
 from .store import Job, JobStore
 
 log = logging.getLogger("chaos.daemon")
@@ -29,6 +32,10 @@ log = logging.getLogger("chaos.daemon")
 RENDERED_STATES = ("rendered", "pinned", "sent", "committed", "superseded")
 #: States after which the next generation may be committed.
 SETTLED_STATES = ("committed", "superseded")
+#: What an unreachable RPC node raises, through web3's HTTP provider.
+RPC_OUTAGES = (ChainUnavailable, requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+#: A replacement transaction must raise both fees by at least 10% (geth, Anvil); take 12.5%.
+FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
 
 
 @dataclass
@@ -53,9 +60,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 class Daemon:
-    def __init__(self, canvas: Canvas, store: JobStore, backend: Backend, pinner: Pinner,
+    def __init__(self, canvas: Canvas, store: JobStore, backend: Backend, pinner: Replicas,
                  account: LocalAccount, *, artefact_dir: Path, image_size: int = 256, confirmations: int = 0,
-                 log_range: int = 2_000, batch_size: int = 25):
+                 log_range: int = 2_000, batch_size: int = 25, receipt_timeout: float = 30.0,
+                 stuck_after: float = 90.0):
         self.canvas = canvas
         self.store = store
         self.backend = backend
@@ -66,6 +74,9 @@ class Daemon:
         self.confirmations = confirmations
         self.log_range = log_range
         self.batch_size = batch_size
+        self.receipt_timeout = receipt_timeout
+        self.stuck_after = stuck_after
+        self.health = Health(log)
 
     def check_role(self) -> None:
         if not self.canvas.has_renderer_role(self.account.address):
@@ -76,6 +87,7 @@ class Daemon:
 
     def read_chain(self) -> int:
         """Queue the jobs of every new block that has the configured confirmations."""
+        self._rewind_if_reorged()
         safe_head = self.canvas.head() - self.confirmations
         created = 0
         while self.store.next_block <= safe_head:
@@ -83,9 +95,25 @@ class Daemon:
             end = min(start + self.log_range - 1, safe_head)
             events = self.canvas.events(start, end)
             created += self.store.ingest(events, end, self.canvas.block_hash(end))
+            failpoint("after-read")
             if events:
                 log.info("read blocks %d-%d: %d event(s)", start, end, len(events))
         return created
+
+    def _rewind_if_reorged(self) -> None:
+        """If the newest block we read has another hash now, rewind to the last one that still matches."""
+        last = self.store.last_block()
+        if last is None or self.canvas.block_hash(last[0]) == last[1]:
+            return
+        ancestor = self.store.start_block - 1
+        for number, recorded in self.store.blocks_before(last[0]):
+            if self.canvas.block_hash(number) == recorded:
+                ancestor = number
+                break
+        dropped = self.store.rewind(ancestor)
+        log.warning("reorg: block %d was replaced; rewound to block %d, dropping %d job(s) to re-derive: %s",
+                    last[0], ancestor, len(dropped), ", ".join(f"{j.token_id}/{j.generation}" for j in dropped),
+                    extra={"event": "reorg", "ancestor": ancestor})
 
     # ---------------------------------------------------------------- render
 
@@ -122,6 +150,7 @@ class Daemon:
             self.store.advance(job, "rendered", image_path=str(image_path), metadata_path=str(metadata_path),
                                image_cid=rendered.image_cid, metadata_cid=rendered.metadata_cid,
                                changed_pixel_fraction=rendered.changed_pixel_fraction)
+            failpoint("after-render")
             log.info("rendered token %d generation %d (%s) in %.2f s: metadata %s", job.token_id,
                      job.generation, job.kind, time.perf_counter() - started, rendered.metadata_cid)
             done += 1
@@ -142,6 +171,7 @@ class Daemon:
                 log.error("token %d generation %d: %s", job.token_id, job.generation, exc)
                 continue
             self.store.advance(job, "pinned")
+            failpoint("after-pin")
             log.info("pinned token %d generation %d: image %s", job.token_id, job.generation, job.image_cid)
             done += 1
         return done
@@ -166,19 +196,74 @@ class Daemon:
         return True
 
     def _reconcile_sent(self) -> int:
-        """Settle commits sent before a crash or a lost receipt: mined, pending, or to be sent again."""
+        """Settle commit transactions already sent: mined, lost, replaced, or stuck (then bumped)."""
         done = 0
-        address = self.account.address
+        groups: dict[tuple[int, str | None], list[Job]] = {}
         for job in self.store.jobs("sent"):
-            if self._settle_from_chain(job):
-                done += 1
-            elif (self.canvas.w3.eth.get_transaction_count(address, "pending") <= job.commit_nonce
-                  or self.canvas.w3.eth.get_transaction_count(address, "latest") > job.commit_nonce):
-                # The transaction never reached the node, or its nonce was mined without
-                # this commit (reverted or replaced): send it again.
-                self.store.advance(job, "pinned", commit_tx=None, commit_nonce=None)
-            # else: still waiting in the mempool.
+            groups.setdefault((job.commit_nonce, job.commit_tx), []).append(job)
+        w3 = self.canvas.w3
+        for (nonce, tx_hash), jobs in groups.items():
+            receipt = None
+            if tx_hash:
+                try:
+                    receipt = w3.eth.get_transaction_receipt(tx_hash)
+                except TransactionNotFound:
+                    receipt = None
+            if receipt is not None and receipt["status"] == 1:
+                for job in jobs:
+                    self.store.advance(job, "committed", commit_block=receipt["blockNumber"])
+                done += len(jobs)
+                continue
+            if receipt is None and w3.eth.get_transaction_count(self.account.address, "latest") <= nonce:
+                if w3.eth.get_transaction_count(self.account.address, "pending") > nonce:
+                    self._bump_if_stuck(jobs)  # still waiting in the mempool
+                    continue
+            # Mined and reverted, replaced by a transaction that did not commit these renders,
+            # or never reached the node: settle what the chain already holds, send the rest again.
+            for job in jobs:
+                if self._settle_from_chain(job):
+                    done += 1
+                else:
+                    self.store.advance(job, "pinned", commit_tx=None, commit_nonce=None,
+                                       last_error=f"commit transaction {tx_hash} (nonce {nonce}) did not land")
         return done
+
+    def _bump_if_stuck(self, jobs: list[Job]) -> None:
+        """Replace a commit that has waited too long with the same nonce and higher fees."""
+        first = jobs[0]
+        if first.commit_sent_at is None or time.time() - first.commit_sent_at < self.stuck_after:
+            return
+        market = transactions.eip1559_fees(self.canvas.w3)
+
+        def bump(old: int | None, floor: int) -> int:
+            return max(floor, (old or 0) * FEE_BUMP_NUMERATOR // FEE_BUMP_DENOMINATOR + 1)
+
+        max_fee = bump(first.commit_max_fee, market.max_fee_per_gas)
+        bumped = transactions.Fees(max_fee, min(max_fee, bump(first.commit_priority_fee,
+                                                              market.max_priority_fee_per_gas)))
+        call = self._commit_call(jobs)
+        try:
+            tx = transactions.build(self.canvas.w3, self.account, call, nonce=first.commit_nonce, fees=bumped)
+        except transactions.TransactionFailed as exc:
+            log.error("cannot replace stuck commit %s: %s", first.commit_tx, exc)
+            return
+        tx_hash = transactions.send(self.canvas.w3, self.account, tx)
+        for job in jobs:
+            self.store.note(job, commit_tx=tx_hash, commit_max_fee=bumped.max_fee_per_gas,
+                            commit_priority_fee=bumped.max_priority_fee_per_gas, commit_sent_at=time.time())
+        log.warning("commit %s (nonce %d) stuck for %.0f s: replaced by %s at max fee %d wei/gas",
+                    first.commit_tx, first.commit_nonce, time.time() - first.commit_sent_at, tx_hash,
+                    bumped.max_fee_per_gas, extra={"event": "fee-bump", "tx": tx_hash})
+
+    def _commit_call(self, jobs: list[Job]):
+        return self.canvas.contract.functions.commitBatch(
+            [(job.token_id, job.generation, job.metadata_cid) for job in jobs])
+
+    def _next_nonce(self) -> int:
+        """The node's pending nonce, never below one the store knows it already used."""
+        pending = self.canvas.w3.eth.get_transaction_count(self.account.address, "pending")
+        used = [j.commit_nonce for j in self.store.jobs("sent") if j.commit_nonce is not None]
+        return max([pending, *(n + 1 for n in used)])
 
     def _committable(self) -> tuple[list[Job], int]:
         """Pinned jobs whose previous generation is settled or comes earlier in this batch,
@@ -205,56 +290,90 @@ class Daemon:
         done = self._reconcile_sent()
         batch, settled = self._committable()
         done += settled
+        # A render of an event that a reorg dropped must never go on-chain: check before sending.
+        canonical = [job for job in batch if self.canvas.block_hash(job.block_number) == job.event.block_hash]
+        if len(canonical) < len(batch):
+            log.warning("holding back %d render(s) whose event block is no longer canonical",
+                        len(batch) - len(canonical))
+        batch = canonical
         if not batch:
             return done
         w3 = self.canvas.w3
-        commits = [(job.token_id, job.generation, job.metadata_cid) for job in batch]
-        call = self.canvas.contract.functions.commitBatch(commits)
+        call = self._commit_call(batch)
         try:
-            tx = transactions.build(w3, self.account, call)
+            tx = transactions.build(w3, self.account, call, nonce=self._next_nonce())
         except transactions.TransactionFailed as exc:
             for job in batch:
                 self.store.record_error(job, str(exc))
             log.error("commit of %d render(s) would fail: %s", len(batch), exc)
             return done
+        sent_at = time.time()
         for job in batch:
-            self.store.advance(job, "sent", commit_nonce=tx["nonce"])
+            self.store.advance(job, "sent", commit_nonce=tx["nonce"], commit_max_fee=tx["maxFeePerGas"],
+                               commit_priority_fee=tx["maxPriorityFeePerGas"], commit_sent_at=sent_at)
         tx_hash = transactions.send(w3, self.account, tx)
+        failpoint("after-send")
         for job in batch:
             self.store.note(job, commit_tx=tx_hash)
+        failpoint("before-receipt")
         try:
-            receipt = transactions.wait(w3, tx_hash)
+            receipt = transactions.wait(w3, tx_hash, timeout=self.receipt_timeout)
         except TimeExhausted:
-            log.warning("no receipt yet for commit tx %s; will check again", tx_hash)
+            log.warning("no receipt yet for commit %s (nonce %d); checking again next pass", tx_hash, tx["nonce"])
+            return done
+        except transactions.TransactionFailed as exc:
+            log.error("%s", exc)  # the next pass settles these jobs from the chain or sends them again
             return done
         for job in batch:
             self.store.advance(self.store.job(job.token_id, job.generation), "committed",
                                commit_block=receipt["blockNumber"])
         log.info("committed %d render(s) in block %d (tx %s, %d gas)", len(batch), receipt["blockNumber"],
-                 tx_hash, receipt["gasUsed"])
+                 tx_hash, receipt["gasUsed"], extra={"event": "committed", "tx": tx_hash, "renders": len(batch),
+                                                     "gas": receipt["gasUsed"]})
         return done + len(batch)
 
     # ------------------------------------------------------------------ loop
 
     def step(self) -> Stages:
-        return Stages(self.read_chain(), self.render_ready(), self.pin_ready(), self.commit_ready())
+        """One pass over every stage. A node that is down skips the stages that need it, for this
+        pass only; the others go on (with the RPC node down, rendering and pinning continue)."""
+        failed: set[str] = set()
+
+        def stage(component: str | None, work: Callable[[], int]) -> int:
+            if component in failed:
+                return 0
+            outages = RPC_OUTAGES if component == "rpc" else (IpfsUnavailable,) if component == "ipfs" else ()
+            try:
+                done = work()
+            except outages as exc:
+                self.health.down(component, exc)
+                failed.add(component)
+                return 0
+            if component:
+                self.health.up(component)
+            return done
+
+        return Stages(stage("rpc", self.read_chain), stage(None, self.render_ready),
+                      stage("ipfs", self.pin_ready), stage("rpc", self.commit_ready))
 
     def run(self, until: Callable[[], bool] | None = None, poll_interval: float = 2.0,
             timeout: float | None = None) -> None:
-        """Loop until `until()` is true (forever when None); sleeps only when idle."""
+        """Loop until `until()` is true (forever when None); sleeps only when idle or degraded."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        failures = 0
         while True:
-            try:
-                busy = self.step().busy
-            except ChaosError as exc:
-                log.error("%s", exc)
-                busy = False
+            busy = self.step().busy
             if until is not None and until():
                 return
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"the daemon did not finish within {timeout:.0f} s")
-            if not busy:
-                time.sleep(poll_interval)
+            if self.health.degraded:
+                time.sleep(backoff_delay(failures))
+                failures += 1
+            else:
+                failures = 0
+                if not busy:
+                    time.sleep(poll_interval)
 
 
 def open_daemon(settings, account: LocalAccount) -> Daemon:
@@ -262,14 +381,15 @@ def open_daemon(settings, account: LocalAccount) -> Daemon:
     from .backends import load_backend
     from .chain import connect
 
-    w3 = connect(settings.rpc_url, settings.rpc_timeout)
+    w3 = connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id)
     canvas = Canvas(w3, settings.canvas)
-    pinner = Pinner(settings.ipfs_api, settings.ipfs_timeout)
-    pinner.version()  # fail now, with a clear message, if IPFS is down
+    pinner = Replicas(settings.ipfs_api, settings.ipfs_timeout)
+    pinner.version()  # fail now, with a clear message, if a node is down
     store = JobStore(settings.db_path, canvas.chain_id, canvas.address, settings.start_block)
     daemon = Daemon(canvas, store, load_backend(settings.backend), pinner, account,
                     artefact_dir=settings.artefact_dir, image_size=settings.image_size,
                     confirmations=settings.confirmations, log_range=settings.log_range,
-                    batch_size=settings.batch_size)
+                    batch_size=settings.batch_size, receipt_timeout=settings.receipt_timeout,
+                    stuck_after=settings.stuck_after)
     daemon.check_role()
     return daemon

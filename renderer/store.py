@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     changed_pixel_fraction REAL,
     commit_tx TEXT,
     commit_nonce INTEGER,
+    commit_max_fee INTEGER,
+    commit_priority_fee INTEGER,
+    commit_sent_at REAL,
     commit_block INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
@@ -73,6 +76,9 @@ class Job:
     changed_pixel_fraction: float | None
     commit_tx: str | None
     commit_nonce: int | None
+    commit_max_fee: int | None
+    commit_priority_fee: int | None
+    commit_sent_at: float | None
     commit_block: int | None
     attempts: int
     last_error: str | None
@@ -94,7 +100,8 @@ class JobStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            # One thread at a time uses a store, but not always the one that opened it (bench, tests).
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
@@ -115,6 +122,7 @@ class JobStore:
                                      "use another --out folder for another chain or canvas")
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('next_block', ?)", (str(start_block),))
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('start_block', ?)", (str(start_block),))
 
     @contextmanager
     def transaction(self):
@@ -131,6 +139,10 @@ class JobStore:
         self.db.close()
 
     # ---------------------------------------------------------------- cursor
+
+    @property
+    def start_block(self) -> int:
+        return int(self.db.execute("SELECT value FROM meta WHERE key = 'start_block'").fetchone()[0])
 
     @property
     def next_block(self) -> int:
@@ -151,6 +163,29 @@ class JobStore:
             self.db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?)", (to_block, to_block_hash))
             self.db.execute("UPDATE meta SET value = ? WHERE key = 'next_block'", (str(to_block + 1),))
         return created
+
+    def last_block(self) -> tuple[int, str] | None:
+        """The newest block the cursor has passed, with the hash it had then."""
+        row = self.db.execute("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def blocks_before(self, number: int) -> list[tuple[int, str]]:
+        """Recorded (number, hash) pairs below `number`, newest first."""
+        return [(r[0], r[1]) for r in
+                self.db.execute("SELECT number, hash FROM blocks WHERE number < ? ORDER BY number DESC", (number,))]
+
+    def rewind(self, ancestor: int) -> list[Job]:
+        """Forget every block after `ancestor` and the jobs their events made; returns those jobs.
+
+        Re-reading those blocks re-derives the jobs of the events that survived the reorg;
+        a commit that did land is then found on-chain again (`Daemon._settle_from_chain`).
+        """
+        with self.transaction():
+            dropped = [_job(r) for r in self.db.execute("SELECT * FROM jobs WHERE block_number > ?", (ancestor,))]
+            self.db.execute("DELETE FROM jobs WHERE block_number > ?", (ancestor,))
+            self.db.execute("DELETE FROM blocks WHERE number > ?", (ancestor,))
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'next_block'", (str(ancestor + 1),))
+        return dropped
 
     # ------------------------------------------------------------------ jobs
 
@@ -202,6 +237,13 @@ class JobStore:
             self.db.execute("UPDATE jobs SET attempts = attempts + 1, last_error = ?, updated_at = ? "
                             "WHERE token_id = ? AND generation = ?",
                             (message, time.time(), job.token_id, job.generation))
+
+    def pending_transactions(self) -> list[dict]:
+        """Commit transactions sent and not yet settled, one entry per transaction."""
+        rows = self.db.execute(
+            "SELECT commit_tx, commit_nonce, commit_max_fee, MIN(commit_sent_at), COUNT(*) FROM jobs "
+            "WHERE state = 'sent' GROUP BY commit_nonce, commit_tx ORDER BY commit_nonce").fetchall()
+        return [{"tx": r[0], "nonce": r[1], "max_fee_per_gas": r[2], "sent_at": r[3], "renders": r[4]} for r in rows]
 
     def last_error(self) -> str | None:
         row = self.db.execute("SELECT last_error FROM jobs WHERE last_error IS NOT NULL "

@@ -5,14 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from eth_account import Account
 from web3 import Web3
 
 from renderer import wallet
 from renderer.chain import Canvas, connect
-from renderer.config import Settings
 from renderer.daemon import open_daemon
-from renderer.demo import ANVIL_KEYS, run_deploy
 from renderer.errors import ChainUnavailable, IpfsUnavailable, SetupError
 from renderer.ipfs import Pinner
 from renderer.keys import load_account
@@ -20,35 +17,9 @@ from renderer.mask import changed_indices, mutation_mask
 from renderer.nodes import free_port
 from renderer.png import decode_png
 
+from .helpers import COLLECTOR, RENDERER, SECOND, commits_of, committed
+
 pytestmark = pytest.mark.e2e
-
-RENDERER = Account.from_key(ANVIL_KEYS["renderer"])
-COLLECTOR = Account.from_key(ANVIL_KEYS["collector"])
-SECOND = Account.from_key(ANVIL_KEYS["second_collector"])
-
-
-@pytest.fixture(scope="module")
-def deployment(anvil_node, tmp_path_factory):
-    return run_deploy(anvil_node.url, RENDERER.address, tmp_path_factory.mktemp("deploy") / "record.json")
-
-
-@pytest.fixture(scope="module")
-def canvas(anvil_node, deployment):
-    return Canvas(connect(anvil_node.url), deployment["canvas"])
-
-
-@pytest.fixture
-def settings(anvil_node, ipfs_node, deployment, tmp_path):
-    return Settings(rpc_url=anvil_node.url, canvas=deployment["canvas"], ipfs_api=ipfs_node.api_multiaddr,
-                    out_dir=tmp_path / "renderer", start_block=deployment["block"], image_size=64)
-
-
-def committed(daemon, token_id, generation):
-    return lambda: (job := daemon.store.job(token_id, generation)) is not None and job.state == "committed"
-
-
-def commits_of(canvas, token_id):
-    return [(c["generation"], c["cid"]) for c in canvas.commits(token_id)]
 
 
 def test_deployment_record(deployment, canvas):

@@ -1,0 +1,88 @@
+"""`chaos pins audit`: is every CID ever committed still pinned on every endpoint?
+
+Art on IPFS vanishes when nobody keeps it pinned. For every token, every
+metadata CID the canvas ever committed (its RenderCommitted events) and the
+image CID inside that metadata must be pinned on every configured endpoint.
+What is missing is pinned again, from the daemon's artefact store or, failing
+that, from another endpoint that still has it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chain import Canvas
+from .errors import IpfsUnavailable
+from .ipfs import Replicas
+from .store import JobStore
+
+
+@dataclass
+class AuditReport:
+    checked: int = 0  # CIDs, each on every endpoint
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (endpoint, cid)
+    repaired: list[tuple[str, str]] = field(default_factory=list)
+    unrecoverable: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.unrecoverable and len(self.repaired) == len(self.missing)
+
+
+def committed_cids(canvas: Canvas, store: JobStore, replicas: Replicas) -> dict[str, Path | None]:
+    """Every committed metadata CID and its image CID, with the local file holding it, if any."""
+    local = {}
+    for job in store.jobs():
+        if job.metadata_cid:
+            local[job.metadata_cid] = Path(job.metadata_path)
+            local[job.image_cid] = Path(job.image_path)
+    wanted: dict[str, Path | None] = {}
+    total = canvas.contract.functions.totalMinted().call()
+    for token_id in range(1, total + 1):
+        for commit in canvas.commits(token_id, from_block=store.start_block):
+            cid = commit["cid"]
+            wanted[cid] = local.get(cid)
+            try:
+                metadata = local[cid].read_bytes() if cid in local and local[cid].exists() else replicas.cat(cid)
+            except IpfsUnavailable:
+                continue  # no copy anywhere: the audit reports the metadata CID itself as unrecoverable
+            image = json.loads(metadata)["image"].removeprefix("ipfs://")
+            wanted[image] = local.get(image)
+    return wanted
+
+
+def audit_pins(canvas: Canvas, store: JobStore, replicas: Replicas, repair: bool = True,
+               progress=lambda message: None) -> AuditReport:
+    report = AuditReport()
+    wanted = committed_cids(canvas, store, replicas)
+    for node in replicas.nodes:
+        pinned = node.pinned()
+        progress(f"{node.api}: {len(pinned)} pins; checking {len(wanted)} committed CIDs")
+        for cid, path in sorted(wanted.items()):
+            report.checked += 1
+            if cid in pinned:
+                continue
+            report.missing.append((node.api, cid))
+            if not repair:
+                continue
+            data = path.read_bytes() if path and path.exists() else _from_another(replicas, node, cid)
+            if data is None:
+                report.unrecoverable.append((node.api, cid))
+                progress(f"{node.api}: {cid} missing and no copy found")
+                continue
+            node.pin(data)
+            report.repaired.append((node.api, cid))
+            progress(f"{node.api}: re-pinned {cid}")
+    return report
+
+
+def _from_another(replicas: Replicas, missing_on, cid: str) -> bytes | None:
+    for node in replicas.nodes:
+        if node is not missing_on:
+            try:
+                return node.cat(cid)
+            except IpfsUnavailable:
+                continue
+    return None
