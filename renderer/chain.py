@@ -106,11 +106,13 @@ class Canvas:
         except BlockNotFound:
             return None
 
-    def events(self, from_block: int, to_block: int) -> list[CanvasEvent]:
-        """Minted and Mutated events in [from_block, to_block], in chain order."""
+    def events(self, from_block: int, to_block: int | str, token_id: int | None = None) -> list[CanvasEvent]:
+        """Minted and Mutated events in [from_block, to_block] (of one token if given), in chain order."""
         minted = self.contract.events.Minted()
         mutated = self.contract.events.Mutated()
         topics = [[minted.topic, mutated.topic]]
+        if token_id is not None:
+            topics.append("0x" + token_id.to_bytes(32, "big").hex())
         logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block,
                                      "topics": topics})
         events = []

@@ -97,13 +97,28 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("token", type=int, help="token id")
             command.add_argument("to", help="recipient address")
 
-    history = commands.add_parser("history", help="print a token's generations as the renderer made them",
-                                  description="Each generation: kind, state, block, share of pixels changed, "
-                                              "metadata and image CIDs (from the daemon's job store).")
+    history = commands.add_parser(
+        "history", help="a token's generations from the chain and IPFS, and its evolution as an animation",
+        description="Walk the token's history from the chain and IPFS alone: print each generation (block, owner, "
+                    "CIDs, share of pixels changed, palette) and write the evolution as an animated PNG.")
     history.add_argument("token", type=int)
-    history.add_argument("--json", action="store_true", help="print JSON")
+    history.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    history.add_argument("--animation", type=Path, help="where to write the APNG (default OUT/history/token-N.png)")
     _node_options(history)
+    _ipfs_option(history)
     _store_options(history)
+
+    verify = commands.add_parser(
+        "verify", help="check a token's whole evolution from the chain and IPFS alone",
+        description="Walk the token's metadata from its latest commit through the parent links; check every "
+                    "metadata and image against its CID and the chain's events, every mutation against the mask "
+                    "recomputed from its entropy, re-render deterministic generations and compare bytes, and "
+                    "check every on-chain commit is on that walk. Exit code 1 names each failed check.")
+    verify.add_argument("token", type=int)
+    verify.add_argument("--no-rerender", action="store_true", help="skip the re-render comparison")
+    verify.add_argument("--from-block", type=int, default=0, help="first block to search for events (default 0)")
+    _node_options(verify)
+    _ipfs_option(verify)
 
     status = commands.add_parser("status", help="the daemon's cursor, jobs per state, pending transactions, "
                                                  "last error")
@@ -164,6 +179,24 @@ def _collector(args: argparse.Namespace, settings: Settings):
     return load_account(args.key, args.keystore, settings.keystore_password)
 
 
+def _print_verification(canvas, history, rerender: bool) -> int:
+    from .verify import Verifier, failures
+
+    checks = Verifier(canvas, history).run(rerender)
+    for generation in sorted({c.generation for c in checks}):
+        mine = [c for c in checks if c.generation == generation]
+        names = sorted({c.name for c in mine})
+        bad = [c for c in mine if not c.ok]
+        status = "ok" if not bad else "FAILED"
+        print(f"generation {generation}: {status}  ({', '.join(names)})")
+        for check in bad:
+            print(f"  {check.name}: {check.detail}")
+    wrong = failures(checks)
+    print(f"token {history.token_id}: {len(history.records)} generation(s), {len(checks)} checks, "
+          f"{len(wrong)} failed")
+    return 1 if wrong else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose, args.log_format)
@@ -213,17 +246,29 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"minted token {token_id} (tx {tx})")
         else:
             print(f"transferred token {args.token} to {args.to} (tx {wallet.transfer(canvas, account, args.token, args.to)})")
-    elif args.command == "history":
-        from .history import format_history, generation_dicts, token_history
+    elif args.command in ("history", "verify"):
+        from .chain import Canvas, connect
+        from .ipfs import Replicas
+        from .provenance import load_history
 
-        canvas, store = _open_store(settings)
-        generations = token_history(store, args.token)
-        if not generations:
-            raise ChaosError(f"the job store {settings.db_path} knows no token {args.token}")
+        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+        ipfs = Replicas(settings.ipfs_api, settings.ipfs_timeout)
+        try:
+            history = load_history(canvas, ipfs, args.token, getattr(args, "from_block", 0))
+        except LookupError as exc:
+            raise ChaosError(str(exc)) from None
+        if args.command == "verify":
+            return _print_verification(canvas, history, rerender=not args.no_rerender)
+        from .history import chain_history_rows, format_chain_history, write_evolution
+
+        rows = chain_history_rows(history)
         if args.json:
-            print(json.dumps(generation_dicts(generations), indent=2))
+            print(json.dumps(rows, indent=2))
         else:
-            print(format_history(args.token, canvas.owner_of(args.token), generations))
+            print(format_chain_history(args.token, rows))
+        animation = write_evolution(history, args.animation or settings.out_dir / "history" / f"token-{args.token}.png")
+        if animation and not args.json:
+            print(f"evolution written to {animation}")
     elif args.command == "status":
         canvas, store = _open_store(settings)
         print(json.dumps({"canvas": canvas.address, "chain_id": canvas.chain_id, "head": canvas.head(),

@@ -52,3 +52,57 @@ def format_history(token_id: int, owner: str | None, generations: list[Generatio
 
 def generation_dicts(generations: list[Generation]) -> list[dict]:
     return [asdict(g) for g in generations]
+
+
+# ------------------------------------------------------- from the chain and IPFS alone
+
+
+def chain_history_rows(history) -> list[dict]:
+    """One row per generation of a `provenance.TokenHistory`, for the table and for --json."""
+    from .mask import changed_pixel_fraction
+    from .png import decode_png
+
+    rows = []
+    previous_image = None
+    for record in history.records:
+        event = history.events.get(record.generation)
+        image = decode_png(record.image_png) if record.image_png else None
+        changed = None
+        if image is not None and previous_image is not None and image.shape == previous_image.shape:
+            changed = changed_pixel_fraction(previous_image, image)
+        elif record.generation == 0:
+            changed = 1.0
+        rows.append({"generation": record.generation, "kind": event.kind if event else None,
+                     "block": event.block_number if event else None, "owner": history.owner_after(record.generation),
+                     "metadata_cid": record.metadata_cid, "image_cid": record.image_cid,
+                     "committed": record.committed, "changed_pixel_fraction": changed,
+                     "palette": record.provenance.get("palette", [])})
+        previous_image = image
+    return rows
+
+
+def format_chain_history(token_id: int, rows: list[dict]) -> str:
+    lines = [f"token {token_id}: {len(rows)} generation(s)",
+             f"{'gen':>4} {'kind':<9} {'block':>6} {'owner':<42} {'changed':>9} {'palette':<39} CIDs (metadata, image)"]
+    for row in rows:
+        changed = "-" if row["changed_pixel_fraction"] is None else f"{row['changed_pixel_fraction']:.4%}"
+        mark = "" if row["committed"] else "  (not committed: superseded)"
+        lines.append(f"{row['generation']:>4} {row['kind'] or '?':<9} {row['block'] or '-':>6} "
+                     f"{row['owner'] or '-':<42} {changed:>9} {' '.join(row['palette']):<39} "
+                     f"{row['metadata_cid']}{mark}")
+        lines.append(f"{'':>4} {'':<9} {'':>6} {'':<42} {'':>9} {'':<39} {row['image_cid'] or '-'}")
+    return "\n".join(lines)
+
+
+def write_evolution(history, path: Path, frame_ms: int = 700) -> Path | None:
+    """The generations as an animated PNG (APNG: lossless, unlike GIF's 256 colours)."""
+    from PIL import Image
+
+    from .png import decode_png
+
+    frames = [Image.fromarray(decode_png(r.image_png)) for r in history.records if r.image_png]
+    if not frames:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(path, format="PNG", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return path

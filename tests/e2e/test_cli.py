@@ -12,7 +12,7 @@ import pytest
 from renderer.cli import build_parser, main
 from renderer.nodes import PROJECT_ROOT, free_port
 
-COMMANDS = ["demo", "deploy", "daemon", "mint", "transfer", "history", "status"]
+COMMANDS = ["demo", "deploy", "daemon", "mint", "transfer", "history", "verify", "status", "pins", "bench"]
 
 
 def chaos(*args: str, **kwargs) -> subprocess.CompletedProcess:
