@@ -3,7 +3,8 @@
 #   make test   every test: contracts, renderer, end to end
 # Both install what they need first (`make setup`): a Python 3.11 venv in .venv
 # from requirements.lock, the npm packages in node_modules (Anvil, solc-js,
-# OpenZeppelin, js-ipfs), and the solc shim brownie uses as its compiler.
+# OpenZeppelin, js-ipfs, playwright-core), and the solc shim brownie uses as its
+# compiler. `make test` also needs Debian's chromium for the gallery's browser test.
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -11,7 +12,7 @@ SOLC_VERSION := 0.8.30
 SOLC_SHIM := $(HOME)/.solcx/solc-v$(SOLC_VERSION)
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test gas abi clean
+.PHONY: setup demo test gas abi clean browser
 
 setup: $(VENV)/.installed node_modules/.installed solc-shim
 
@@ -35,7 +36,13 @@ solc-shim: node_modules/.installed
 demo: setup
 	$(VENV)/bin/chaos demo
 
-test: setup
+# The gallery test drives Debian's Chromium through playwright-core (no browser download).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "the gallery test needs Chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+test: setup browser
 	$(VENV)/bin/python -m pytest -p no:cacheprovider
 
 gas: setup
