@@ -8,30 +8,40 @@ import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
 import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
+import {IRecolourable} from "./interfaces/IRecolourable.sol";
 
 /// @title Chaos Canvas
 /// @notice An evolving AI-art collection. The contract only keeps what must be
 /// agreed on-chain: who owns a token, which generation it is at, and the IPFS
-/// CID of its latest committed render. Everything else (prompt, seed, the
+/// CID of its latest committed render (kept as its sha2-256 digest and codec;
+/// the views rebuild the base32 string). Everything else (prompt, seed, the
 /// entropy of each mutation) is emitted in events, from which the off-chain
 /// renderer derives every image deterministically.
 ///
 /// Invariants:
-/// - `generationOf(id)` only ever grows, by exactly one per transfer or paid
-///   mutation; mint starts it at 0 and burn deletes it.
+/// - `generationOf(id)` only ever grows, by exactly one per transfer, paid
+///   mutation or re-colouring; mint starts it at 0 and burn deletes it.
 /// - A commit is accepted only for a generation that exists
 ///   (`<= generationOf(id)`) and is newer than the last commit, so an old
 ///   render can never overwrite a newer one, while every generation may still
 ///   be committed in order (the chain then holds the whole history).
-contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl {
+contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl, IRecolourable {
     using Strings for uint256;
 
     /// @notice Role allowed to commit render CIDs.
     bytes32 public constant RENDERER_ROLE = keccak256("RENDERER_ROLE");
+    /// @notice Role allowed to re-colour tokens (the colour pools contract).
+    bytes32 public constant POOLS_ROLE = keccak256("POOLS_ROLE");
     /// @notice Upper bound of a prompt, in UTF-8 bytes.
     uint256 public constant MAX_PROMPT_BYTES = 280;
     /// @dev CIDv1, base32 ("b…"), sha2-256, raw or dag-pb codec: always 59 characters.
     uint256 private constant CID_LENGTH = 59;
+    /// @dev Multicodecs of the two CID kinds accepted: raw (0x55, "bafkrei…") and dag-pb (0x70, "bafybei…").
+    uint8 private constant CODEC_RAW = 0x55;
+    uint8 private constant CODEC_DAG_PB = 0x70;
+    /// @dev RFC 4648 base32, lower case: the value of a character is its index here.
+    bytes32 private constant BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
     /// @notice Price of one mint, in wei.
     uint256 public immutable mintPrice;
@@ -44,19 +54,24 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
     uint256 public totalMinted;
 
     /// @dev Packed in one slot: the only state a transfer writes beyond ERC-721's own.
+    /// `codec` is the multicodec of the last committed CID (raw or dag-pb), 0 before the first commit.
     struct Generations {
         uint64 current;
         uint64 committed;
-        bool hasCommit;
+        uint8 codec;
     }
 
     mapping(uint256 tokenId => Generations) private _generations;
-    mapping(uint256 tokenId => string) private _cids;
+    /// @dev The sha2-256 digest of the last committed CID: with `Generations.codec` it is the whole CID.
+    mapping(uint256 tokenId => bytes32) private _digests;
 
     /// @notice A token was minted; `seed` and `prompt` fix its first render.
     event Minted(uint256 indexed tokenId, address indexed minter, bytes32 seed, string prompt);
     /// @notice A token changed generation: the renderer redraws the 1% of pixels chosen by `entropy`.
     event Mutated(uint256 indexed tokenId, uint64 indexed generation, bytes32 entropy, address from, address to);
+    /// @notice A token's palette changed (pigment bought or sold for it): `generation` is a
+    /// re-colouring, to be re-rendered with the palette and pool state of its block; no pixel mask.
+    event Recoloured(uint256 indexed tokenId, uint64 indexed generation);
     /// @notice The renderer committed the metadata CID of `generation`.
     event RenderCommitted(uint256 indexed tokenId, uint64 indexed generation, string cid);
     /// @notice Proceeds were withdrawn.
@@ -135,8 +150,19 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
             _mutate(tokenId, from, to);
         } else if (to == address(0)) {
             delete _generations[tokenId];
-            delete _cids[tokenId];
+            delete _digests[tokenId];
         }
+    }
+
+    /// @notice Start a re-colouring generation of `tokenId` (pools role only): the colour
+    /// pools call this when pigment is bought or sold for the token.
+    /// @dev Bumps the generation like a mutation, so the stale-commit rule holds
+    /// for re-colourings too, but carries no entropy: no pixel is re-drawn by mask.
+    /// @return owner The token's owner (the pools check it for sells).
+    function recolour(uint256 tokenId) external onlyRole(POOLS_ROLE) returns (address owner) {
+        owner = _requireOwned(tokenId);
+        uint64 generation = ++_generations[tokenId].current;
+        emit Recoloured(tokenId, generation);
     }
 
     function _mutate(uint256 tokenId, address from, address to) private {
@@ -173,33 +199,77 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
         _requireOwned(tokenId);
         Generations memory g = _generations[tokenId];
         if (generation > g.current) revert FutureGeneration(tokenId, generation, g.current);
-        if (g.hasCommit && generation <= g.committed) revert StaleGeneration(tokenId, generation, g.committed);
-        if (!_isWellFormedCid(bytes(cid))) revert MalformedCid(cid);
+        if (g.codec != 0 && generation <= g.committed) revert StaleGeneration(tokenId, generation, g.committed);
+        (uint8 codec, bytes32 digest) = _decodeCid(bytes(cid));
+        if (codec == 0) revert MalformedCid(cid);
 
-        _generations[tokenId] = Generations({current: g.current, committed: generation, hasCommit: true});
-        _cids[tokenId] = cid;
+        _generations[tokenId] = Generations({current: g.current, committed: generation, codec: codec});
+        _digests[tokenId] = digest;
         emit RenderCommitted(tokenId, generation, cid);
         emit MetadataUpdate(tokenId);
     }
 
-    /// @dev CIDv1 in base32 with a sha2-256 multihash: "bafkrei…" (raw) or
-    /// "bafybei…" (dag-pb), 59 characters of the RFC 4648 lower-case alphabet.
-    /// Exactly the canonical encodings of 0x01 {0x55|0x70} 0x12 0x20 <32 bytes>:
-    /// the prefix fixes the first 30 bits, character 7 holds the last 2 bits of
-    /// 0x20 (zero) and 3 digest bits, and the last character 3 digest bits and
-    /// 2 zero padding bits.
-    function _isWellFormedCid(bytes calldata cid) private pure returns (bool) {
-        if (cid.length != CID_LENGTH) return false;
+    /// @dev Validates and decodes a CIDv1 in base32 with a sha2-256 multihash:
+    /// "bafkrei…" (raw) or "bafybei…" (dag-pb), 59 characters of the RFC 4648
+    /// lower-case alphabet. Exactly the canonical encodings of
+    /// 0x01 {0x55|0x70} 0x12 0x20 <32 bytes> are accepted: the prefix fixes the
+    /// first 30 bits, character 7 holds the last 2 bits of 0x20 (zero) and 3
+    /// digest bits, characters 8..57 hold 250 digest bits, and the last
+    /// character 3 digest bits and 2 zero padding bits.
+    /// @return codec 0x55 or 0x70, or 0 when `cid` is malformed.
+    /// @return digest The sha2-256 digest the CID names.
+    function _decodeCid(bytes calldata cid) private pure returns (uint8 codec, bytes32 digest) {
+        if (cid.length != CID_LENGTH) return (0, 0);
         bytes7 prefix = bytes7(cid[:7]);
-        if (prefix != "bafkrei" && prefix != "bafybei") return false;
-        if (cid[7] < "a" || cid[7] > "h") return false; // a..h: value < 8, top two bits zero
-        for (uint256 i = 8; i < CID_LENGTH; ++i) {
-            bytes1 c = cid[i];
-            if (!((c >= "a" && c <= "z") || (c >= "2" && c <= "7"))) return false;
+        if (prefix == "bafkrei") codec = CODEC_RAW;
+        else if (prefix == "bafybei") codec = CODEC_DAG_PB;
+        else return (0, 0);
+        uint256 acc = uint8(cid[7]);
+        if (acc < 0x61 || acc > 0x68) return (0, 0); // a..h: value < 8, the two bits of 0x20 are zero
+        acc -= 0x61;
+        bool bad;
+        // Characters 8..57, five digest bits each (3 + 50 * 5 = 253 bits). In assembly because
+        // it is the hot loop of every commit: ~140 gas a character instead of ~270.
+        assembly ("memory-safe") {
+            for { let i := 8 } lt(i, 58) { i := add(i, 1) } {
+                let c := byte(0, calldataload(add(cid.offset, i)))
+                let value := sub(c, 0x61) // a..z: 0..25 (wraps to a huge number below 'a')
+                if gt(value, 25) {
+                    value := sub(c, 0x18) // 2..7: 26..31
+                    if or(lt(value, 26), gt(value, 31)) { bad := 1 }
+                }
+                acc := or(shl(5, acc), value)
+            }
         }
-        bytes1 last = cid[CID_LENGTH - 1];
-        uint8 value = last >= "a" ? uint8(last) - 0x61 : uint8(last) - 0x32 + 26;
-        return value % 4 == 0; // the two padding bits are zero
+        if (bad) return (0, 0);
+        // The last character: 3 more digest bits, then 2 padding bits that must be zero.
+        uint256 last = uint8(cid[CID_LENGTH - 1]);
+        if (last >= 0x61 && last <= 0x7a) last -= 0x61;
+        else if (last >= 0x32 && last <= 0x37) last -= 0x18;
+        else return (0, 0);
+        if (last & 3 != 0) return (0, 0);
+        acc = (acc << 3) | (last >> 2);
+        digest = bytes32(acc);
+    }
+
+    /// @dev Inverse of `_decodeCid`: the canonical 59-character base32 string.
+    function _encodeCid(uint8 codec, bytes32 digest) private pure returns (string memory) {
+        bytes memory out = new bytes(CID_LENGTH);
+        bytes7 prefix = codec == CODEC_RAW ? bytes7("bafkrei") : bytes7("bafybei");
+        uint256 d = uint256(digest);
+        assembly ("memory-safe") {
+            mstore(add(out, 32), prefix)
+        }
+        unchecked {
+            out[CID_LENGTH - 1] = BASE32_ALPHABET[(d & 7) << 2];
+            d >>= 3;
+            for (uint256 i = CID_LENGTH - 2; i > 7; --i) {
+                out[i] = BASE32_ALPHABET[d & 31];
+                d >>= 5;
+            }
+            out[7] = BASE32_ALPHABET[d]; // the top 3 digest bits
+        }
+        return string(out);
     }
 
     // ----------------------------------------------------------------- views
@@ -214,20 +284,24 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
     function lastCommit(uint256 tokenId) external view returns (bool exists, uint64 generation, string memory cid) {
         _requireOwned(tokenId);
         Generations memory g = _generations[tokenId];
-        return (g.hasCommit, g.committed, _cids[tokenId]);
+        if (g.codec == 0) return (false, 0, "");
+        return (true, g.committed, _encodeCid(g.codec, _digests[tokenId]));
     }
 
     /// @notice `ipfs://<cid>` of the latest committed metadata. Before the first
-    /// commit: a `data:` JSON placeholder naming the token and saying it awaits
-    /// its first render (never an empty string).
+    /// commit: a placeholder `data:application/json;base64,<JSON>` naming the
+    /// token and saying it awaits its first render (never an empty string).
+    /// Base64 keeps the JSON's "#" from being read as a URL fragment.
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
         _requireOwned(tokenId);
-        if (_generations[tokenId].hasCommit) return string.concat("ipfs://", _cids[tokenId]);
-        return string.concat(
-            'data:application/json;utf8,{"name":"Chaos Canvas #',
+        Generations memory g = _generations[tokenId];
+        if (g.codec != 0) return string.concat("ipfs://", _encodeCid(g.codec, _digests[tokenId]));
+        bytes memory json = abi.encodePacked(
+            '{"name":"Chaos Canvas #',
             tokenId.toString(),
             '","description":"Awaiting its first render.","attributes":[{"trait_type":"Status","value":"Unrendered"}]}'
         );
+        return string.concat("data:application/json;base64,", Base64.encode(json));
     }
 
     // ----------------------------------------------------------------- admin

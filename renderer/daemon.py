@@ -132,7 +132,9 @@ class Daemon:
 
     def render_ready(self) -> int:
         done = 0
-        for job, parent_job in self._renderable():
+        # At most one batch per pass, so a backlog flows through pin and commit instead of
+        # waiting for every render to finish first.
+        for job, parent_job in self._renderable()[: self.batch_size]:
             mint = job if job.generation == 0 else self.store.job(job.token_id, 0)
             if mint is None:
                 self.store.advance(job, "failed", last_error="the token's Minted event was never read: "
@@ -160,7 +162,7 @@ class Daemon:
 
     def pin_ready(self) -> int:
         done = 0
-        for job in self.store.jobs("rendered"):
+        for job in self.store.jobs("rendered")[: self.batch_size]:
             try:
                 for path, cid in ((job.image_path, job.image_cid), (job.metadata_path, job.metadata_cid)):
                     pinned = self.pinner.pin(Path(path).read_bytes())

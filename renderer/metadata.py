@@ -5,6 +5,15 @@ Marketplaces read `name`, `description`, `image` and `attributes`. The
 that caused it, the parent metadata CID (so a token's history is a hash
 chain), seed, entropy, mask digest, palette, size, and the renderer and model.
 
+Renders also record what makes each generation repeatable beyond the chain (each block is
+present only when the caller gives it, so older callers' documents keep their shape):
+
+    memory     the generation's age layer (CID, format chaos-age/1) and its parent's: renderer.memory
+    telemetry  the GPU sample the stress painter used, where it came from, and the paint it
+               mapped to: renderer.telemetry, renderer.painter
+    phoenix    null, or why and how the render was degraded: renderer.phoenix
+    renderer.backend  the backend's name and settings (steps, guidance, dtype, ...)
+
 The bytes are canonical JSON (sorted keys, no spaces, ASCII), so equal
 metadata always has the same CID.
 """
@@ -21,10 +30,17 @@ RENDERER_NAME = "chaos-canvas-renderer"
 def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, seed: str, minter: str,
                    image_cid: str, parent_cid: str | None, entropy: str | None, mask_digest: str | None,
                    mask_pixels: int, changed_pixel_fraction: float, palette: list[str], width: int, height: int,
-                   model_id: str, chain_id: int, canvas: str, event: dict) -> dict:
+                   model_id: str, chain_id: int, canvas: str, event: dict, memory: dict | None = None,
+                   telemetry: dict | None = None, phoenix: dict | None = None, backend: dict | None = None,
+                   ) -> dict:
     """The metadata document of one generation."""
     kind_label = "Mint" if kind == "mint" else "Mutation"
-    return {
+    extra_attributes = []
+    if telemetry is not None:
+        extra_attributes.append({"trait_type": "GPU telemetry", "value": telemetry.get("source", "absent")})
+    if phoenix:
+        extra_attributes.append({"trait_type": "Phoenix", "value": f"Reborn ({phoenix.get('reason')})"})
+    document = {
         "name": f"Chaos Canvas #{token_id}",
         "description": f"{prompt}\n\nGeneration {generation} of an evolving artwork: "
                        "every transfer redraws 1% of its pixels.",
@@ -34,6 +50,7 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
             {"trait_type": "Kind", "value": kind_label},
             {"trait_type": "Model", "value": model_id},
             *({"trait_type": f"Palette {i + 1}", "value": colour} for i, colour in enumerate(palette)),
+            *extra_attributes,
         ],
         "provenance": {
             "chain_id": chain_id,
@@ -55,6 +72,15 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
             "renderer": {"name": RENDERER_NAME, "version": __version__, "model": model_id},
         },
     }
+    provenance = document["provenance"]
+    if backend is not None:
+        provenance["renderer"]["backend"] = backend
+    for key, value in (("memory", memory), ("telemetry", telemetry), ("phoenix", phoenix)):
+        if value is not None:
+            provenance[key] = value
+    if "memory" in provenance and "phoenix" not in provenance:
+        provenance["phoenix"] = None  # a render of this renderer says so explicitly when it was not degraded
+    return document
 
 
 def encode_metadata(document: dict) -> bytes:

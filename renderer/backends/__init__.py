@@ -6,13 +6,18 @@ enforces what every backend must respect (a mutation changes only its mask).
 """
 
 from .base import Backend, BackendError
+from .diffusion import DiffusionBackend
 from .noise import NoiseBackend
 
-BACKENDS = {NoiseBackend.name: NoiseBackend}
+# The noise backend stays the default (renderer.config); diffusion imports torch only when built.
+BACKENDS = {NoiseBackend.name: NoiseBackend, DiffusionBackend.name: DiffusionBackend}
 
 
 def load_backend(name: str, **options) -> Backend:
-    """Instantiate a backend by name (`chaos daemon --backend`)."""
+    """Instantiate a backend by name (`chaos daemon --backend`).
+
+    Options go to the backend's constructor, e.g. load_backend("diffusion", model_dir=DIR, device="cuda").
+    """
     try:
         factory = BACKENDS[name]
     except KeyError:
@@ -20,4 +25,14 @@ def load_backend(name: str, **options) -> Backend:
     return factory(**options)
 
 
-__all__ = ["Backend", "BackendError", "NoiseBackend", "load_backend", "BACKENDS"]
+def backend_options(settings) -> dict:
+    """The constructor options of `settings.backend` from a `renderer.config.Settings`
+    (model_dir, device, steps for diffusion; none for noise)."""
+    if settings.backend != DiffusionBackend.name:
+        return {}
+    options = {"model_dir": getattr(settings, "model_dir", None), "device": getattr(settings, "device", "cuda"),
+               "steps": getattr(settings, "steps", 30)}
+    return {name: value for name, value in options.items() if value is not None}
+
+
+__all__ = ["Backend", "BackendError", "DiffusionBackend", "NoiseBackend", "backend_options", "load_backend", "BACKENDS"]

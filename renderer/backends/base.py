@@ -6,14 +6,25 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import SetupError
+
 Colour = tuple[int, int, int]
 
 
-class BackendError(RuntimeError):
-    """A backend cannot be loaded or cannot render (bad folder, missing device, ...)."""
+class BackendError(SetupError, RuntimeError):
+    """A backend cannot be loaded or cannot render (bad folder, missing device, ...).
+
+    A SetupError, so the CLI reports it as one clear line instead of a traceback."""
 
 
 class Backend(Protocol):
+    """What `renderer.render` calls. Optional extras it uses when a backend has them:
+
+    - `settings` (dict): recorded in the metadata's provenance.renderer.backend;
+    - `degraded(steps_divisor) -> Backend`: a cheaper copy for a phoenix render;
+    - `release_memory()`: free cached device memory before a phoenix retry.
+    """
+
     #: Registry name, chosen with `--backend`.
     name: str
     #: Identifies the model and its version in every metadata file it renders.

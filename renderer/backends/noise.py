@@ -23,6 +23,7 @@ import numpy as np
 
 from ..hashing import derive_key, keccak_stream
 from .base import Colour
+from .grade import gradient as _gradient
 
 FIXED = 256  # fixed-point scale of coordinates inside a lattice cell
 
@@ -68,17 +69,6 @@ def _fbm(key: bytes, style: _Style, u: np.ndarray, v: np.ndarray, size: tuple[in
         total += weight * _value_noise(derive_key(key, octave), style.cells << octave, u, v, size)
         weight_sum += weight
     return total // weight_sum
-
-
-def _gradient(palette: list[Colour], position: np.ndarray) -> np.ndarray:
-    """Colours along the palette for positions in [0, 65535]: (..., 3) int64."""
-    colours = np.array(palette, dtype=np.int64)
-    segments = len(palette) - 1
-    scaled = position * segments
-    index = np.minimum(scaled >> 16, segments - 1)
-    frac = (scaled - (index << 16))[..., None]
-    start, end = colours[index], colours[index + 1]
-    return start + (((end - start) * frac) >> 16)
 
 
 class NoiseBackend:

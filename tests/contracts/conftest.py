@@ -14,7 +14,9 @@ arguments; `reverts_with(name, *args)` below builds it.
 
 import base64
 import hashlib
+import importlib.util
 import types
+from pathlib import Path
 
 import brownie
 import pytest
@@ -29,6 +31,22 @@ MAX_PROMPT_BYTES = 280
 
 ZERO_ADDRESS = "0x" + "00" * 20
 RAW, DAG_PB = 0x55, 0x70
+
+# ColourPools under test: scripts/deploy.py's defaults, spelled out (the tests check the formulas).
+POOL_PARAMS = {
+    "hue_count": 12,
+    "virtual_eth": 10**18,
+    "initial_pigment": 10**24,
+    "fee_bps": 30,
+    "floor_bps": 2_000,
+    "overuse_bps": 5_000,
+    "rebase_bps": 1_000,
+    "rebase_period": 86_400,
+}
+INDEX_ONE = 10**9
+MIN_INDEX = 10**6
+WAD = 10**18
+FAR_DEADLINE = 2**64  # a deadline that never passes
 
 
 # ------------------------------------------------------------------ helpers
@@ -113,6 +131,64 @@ def deploy_canvas(container, admin, renderer, max_supply=MAX_SUPPLY):
     return deploy(admin, renderer, MINT_PRICE, MUTATION_PRICE, max_supply, ROYALTY_BPS)
 
 
+def deploy_pools(canvas, admin, **overrides):
+    """ColourPools for `canvas` with POOL_PARAMS (and `overrides`), holding the canvas's POOLS_ROLE."""
+    from scripts.deploy import deploy_pools as deploy
+    return deploy(canvas, admin, **{**POOL_PARAMS, **overrides})
+
+
+class PoolModel:
+    """The pricing, fee and rebase formulas of ColourPools, in exact integer arithmetic."""
+
+    def __init__(self, virtual_eth, initial_pigment, fee_bps, floor_bps, overuse_bps, rebase_bps,
+                 rebase_period, **_):
+        self.virtual_eth, self.initial_pigment, self.fee_bps = virtual_eth, initial_pigment, fee_bps
+        self.floor = initial_pigment * floor_bps // 10_000
+        self.overuse = initial_pigment * overuse_bps // 10_000
+        self.rebase_bps, self.rebase_period = rebase_bps, rebase_period
+
+    def buy(self, eth_reserve, pigment_reserve, value):
+        """(fee, eth into the curve, pigment out)."""
+        fee = value * self.fee_bps // 10_000
+        eth_in = value - fee
+        return fee, eth_in, pigment_reserve * eth_in // (eth_reserve + self.virtual_eth + eth_in)
+
+    def sell(self, eth_reserve, pigment_reserve, pigment_in):
+        """(fee, eth out of the curve, eth to the seller)."""
+        gross = (eth_reserve + self.virtual_eth) * pigment_in // (pigment_reserve + pigment_in)
+        fee = gross * self.fee_bps // 10_000
+        return fee, gross, gross - fee
+
+    def k(self, eth_reserve, pigment_reserve):
+        return (eth_reserve + self.virtual_eth) * pigment_reserve
+
+    def price(self, eth_reserve, pigment_reserve):
+        return (eth_reserve + self.virtual_eth) * WAD // pigment_reserve
+
+    def decayed(self, index, periods):
+        factor, scale = (10_000 - self.rebase_bps) * (WAD // 10_000), WAD
+        while periods:
+            if periods & 1:
+                scale = scale * factor // WAD
+            factor = factor * factor // WAD
+            periods >>= 1
+        return max(index * scale // WAD, MIN_INDEX)
+
+    def rebase(self, pigment_reserve, index, periods):
+        """(new pigment reserve, new index) after `periods` steps of an overused hue."""
+        new_index = self.decayed(index, periods)
+        if new_index >= index:
+            return pigment_reserve, index
+        held = self.initial_pigment - pigment_reserve
+        return pigment_reserve + held * (index - new_index) // index, new_index
+
+
+def block_time(tx=None):
+    """Timestamp of `tx`'s block, or of the latest block."""
+    block = brownie.web3.eth.get_block(tx.block_number if tx is not None else "latest")
+    return block["timestamp"]
+
+
 # ----------------------------------------------------------------- fixtures
 
 
@@ -126,6 +202,8 @@ def h():
         encode_cid=encode_cid, make_cid=make_cid, cid_bytes=cid_bytes, is_valid_cid=is_valid_cid,
         prevrandao=prevrandao, expected_seed=expected_seed, expected_entropy=expected_entropy,
         mint=mint, deploy_canvas=deploy_canvas,
+        POOL_PARAMS=POOL_PARAMS, INDEX_ONE=INDEX_ONE, MIN_INDEX=MIN_INDEX, WAD=WAD, FAR_DEADLINE=FAR_DEADLINE,
+        deploy_pools=deploy_pools, model=PoolModel(**POOL_PARAMS), PoolModel=PoolModel, block_time=block_time,
     )
 
 
@@ -165,11 +243,40 @@ def canvas(module_isolation, ChaosCanvas, admin, renderer):
     return deploy_canvas(ChaosCanvas, admin, renderer)
 
 
+@pytest.fixture(scope="module")
+def pools(canvas, admin):
+    """ColourPools with POOL_PARAMS for the module's canvas, holding its POOLS_ROLE."""
+    return deploy_pools(canvas, admin)
+
+
 @pytest.fixture
 def token(isolation, canvas, alice):
     """Token 1, minted by alice, at generation 0 and never committed. Function-scoped
     (minted after the snapshot) so tests that do not ask for it never see it."""
     return mint(canvas, alice)
+
+
+def _stateful_from_source():
+    """brownie 1.22.2 ships brownie/test/stateful.py compiled with mypyc, and the compiled
+    `state_machine` cannot run any machine (hypothesis fails with TypeError "brownie.test.stateful.
+    _BrownieStateMachine object expected; got ...BrownieStateMachine"). The module's Python source
+    ships beside the binary: run that instead (same code, same API)."""
+    import brownie.test
+
+    source = Path(brownie.test.__file__).with_name("stateful.py")
+    if not source.is_file():
+        from brownie.test.stateful import state_machine
+        return state_machine
+    spec = importlib.util.spec_from_file_location("brownie_stateful_source", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.state_machine
+
+
+@pytest.fixture
+def state_machine():
+    """brownie's rule-based state machine runner (from source: see _stateful_from_source)."""
+    return _stateful_from_source()
 
 
 def pytest_configure(config):

@@ -279,3 +279,28 @@ def test_batch_needs_renderer_role(canvas, token, admin, h):
     with h.reverts_with("AccessControlUnauthorizedAccount", admin, canvas.RENDERER_ROLE()):
         canvas.commitBatch([(token, 0, h.make_cid(b"x"))], {"from": admin})
     _assert_nothing_committed(canvas, [token])
+
+
+# ----------------------------------------------- stored as digest + codec
+
+
+EDGE_DIGESTS = [bytes(32), b"\xff" * 32, b"\x80" + bytes(31), bytes(31) + b"\x01",
+                bytes(range(32)), b"\xe0" + b"\x07" * 31]
+
+
+def test_views_rebuild_the_exact_cid(canvas, token, alice, renderer, h):
+    """The canvas keeps only the digest and the codec: lastCommit and tokenURI must give back
+    exactly the string that was committed, for edge digests and random ones, both codecs."""
+    rng = random.Random(99)
+    digests = EDGE_DIGESTS + [bytes(rng.randrange(256) for _ in range(32)) for _ in range(10)]
+    generation = 0
+    for i, digest in enumerate(digests):
+        codec = h.RAW if i % 2 else h.DAG_PB
+        cid = h.encode_cid(bytes([1, codec, 0x12, 0x20]) + digest)
+        assert h.is_valid_cid(cid)
+        if i:
+            canvas.mutate(token, {"from": alice, "value": h.MUTATION_PRICE})
+            generation += 1
+        canvas.commit(token, generation, cid, {"from": renderer})
+        assert tuple(canvas.lastCommit(token)) == (True, generation, cid)
+        assert canvas.tokenURI(token) == "ipfs://" + cid

@@ -1,11 +1,12 @@
 """tokenURI, views, withdraw, royalties, roles, constructor and ERC-165."""
 
+import base64
 import json
 
 import pytest
 from eth_utils import keccak
 
-PLACEHOLDER_PREFIX = "data:application/json;utf8,"
+PLACEHOLDER_PREFIX = "data:application/json;base64,"
 
 
 # --------------------------------------------------------------- tokenURI
@@ -14,7 +15,8 @@ PLACEHOLDER_PREFIX = "data:application/json;utf8,"
 def _placeholder(canvas, token_id):
     uri = canvas.tokenURI(token_id)
     assert uri and uri.startswith(PLACEHOLDER_PREFIX)
-    return json.loads(uri[len(PLACEHOLDER_PREFIX):])
+    assert "#" not in uri  # no URL fragment: the JSON is base64-encoded
+    return json.loads(base64.b64decode(uri[len(PLACEHOLDER_PREFIX):], validate=True))
 
 
 def test_placeholder_before_first_commit(canvas, token):

@@ -66,3 +66,13 @@ def test_default_size_is_256():
     image = decode_png(_render(mint_event(), size=256).image_png)
     assert image.shape == (256, 256, 3)
     assert np.any(image != image[0, 0])
+
+
+def test_every_render_records_its_age_layer_telemetry_and_phoenix():
+    rendered = _render(mint_event())
+    provenance = json.loads(rendered.metadata)["provenance"]
+    assert rendered.age_layer_cid == file_cid(rendered.age_layer) == provenance["memory"]["age_layer"]["cid"]
+    assert provenance["memory"]["parent_age_layer"] is None
+    assert provenance["telemetry"]["source"] == "absent" and provenance["telemetry"]["sample"] is None
+    assert provenance["phoenix"] is None and rendered.phoenix is None
+    assert provenance["renderer"]["backend"] == {"name": "noise", "settings": {}}

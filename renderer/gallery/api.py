@@ -1,0 +1,214 @@
+"""What the gallery page asks, answered from the chain and IPFS alone, as plain dicts.
+
+Nothing here writes: the chain is read through `chain.Canvas`, a token's
+generations through `provenance.load_history` and `history.chain_history_rows`
+(the same walk `chaos history` prints), IPFS through `CidCache`. Bytes named
+by a CID never change, so they are kept in memory; owners, generations and
+prices are read afresh on every request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import OrderedDict
+
+from web3 import Web3
+from web3.exceptions import ContractLogicError
+
+from ..errors import IpfsUnavailable
+from ..history import chain_history_rows
+from ..provenance import load_history
+from . import pools as colour_pools
+
+#: What a CID in a URL may look like (CIDv1 base32 or CIDv0 base58): anything else is refused unread.
+CID_PATTERN = re.compile(r"^[A-Za-z0-9]{20,120}$")
+NO_POOLS = "no colour pools on this canvas"
+
+
+class CidCache:
+    """`cat(cid)` through an IPFS client, remembered in memory (least recently used first out)."""
+
+    def __init__(self, ipfs, max_bytes: int = 256 * 1024 * 1024):
+        self.ipfs = ipfs
+        self.max_bytes = max_bytes
+        self._data: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self._ipfs_lock = threading.Lock()  # one request at a time on the client's HTTP session
+
+    def get(self, cid: str) -> bytes | None:
+        with self._lock:
+            data = self._data.get(cid)
+            if data is not None:
+                self._data.move_to_end(cid)
+            return data
+
+    def cat(self, cid: str) -> bytes:
+        data = self.get(cid)
+        if data is not None:
+            return data
+        with self._ipfs_lock:
+            data = self.ipfs.cat(cid)
+        with self._lock:
+            if cid not in self._data and len(data) <= self.max_bytes:
+                self._data[cid] = data
+                self._size += len(data)
+                while self._size > self.max_bytes:
+                    _, dropped = self._data.popitem(last=False)
+                    self._size -= len(dropped)
+        return data
+
+
+def content_type(data: bytes) -> str:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.lstrip()[:1] in (b"{", b"["):
+        return "application/json"
+    return "application/octet-stream"
+
+
+def _hue_colour(hue: int, count: int) -> str:
+    """The CSS colour of a hue's pool: the middle of its band of degrees."""
+    return f"hsl({(hue + 0.5) * 360 / count:.1f}, 75%, 60%)"
+
+
+class Gallery:
+    """The gallery's JSON API over one canvas (and its colour pools, if any)."""
+
+    def __init__(self, canvas, ipfs, pools_address: str | None = None, from_block: int = 0):
+        self.canvas = canvas
+        self.ipfs = ipfs if isinstance(ipfs, CidCache) else CidCache(ipfs)
+        self.pools_address = Web3.to_checksum_address(pools_address) if pools_address else None
+        self.from_block = from_block
+        self._known: set[str] = set()  # CIDs this canvas's tokens name: the only ones /ipfs/ serves
+        self._rows: dict[tuple, list[dict]] = {}  # changed-pixel figures cost a PNG decode: keep them
+        self._price_points: dict = {}
+        self._chain = threading.RLock()  # one web3 session, used by one request at a time
+        self._static_config: dict | None = None
+
+    # ------------------------------------------------------------------ config
+
+    def config(self) -> dict:
+        functions = self.canvas.contract.functions
+        with self._chain:
+            if self._static_config is None:
+                self._static_config = {
+                    "chain_id": self.canvas.chain_id,
+                    "canvas": self.canvas.address,
+                    "name": functions.name().call(),
+                    "symbol": functions.symbol().call(),
+                    "mint_price_wei": str(functions.mintPrice().call()),
+                    "max_prompt_bytes": functions.MAX_PROMPT_BYTES().call(),
+                    "max_supply": functions.maxSupply().call(),
+                    "mint_selector": Web3.keccak(text="mint(string)")[:4].to_0x_hex(),
+                    "minted_topic": Web3.keccak(text="Minted(uint256,address,bytes32,string)").to_0x_hex(),
+                    "pools": self.pools_address,
+                }
+            return {**self._static_config, "total_minted": functions.totalMinted().call()}
+
+    # ------------------------------------------------------------------ tokens
+
+    def _metadata(self, cid: str) -> dict | None:
+        try:
+            metadata = json.loads(self.ipfs.cat(cid))
+        except (IpfsUnavailable, ValueError):
+            return None
+        return metadata if isinstance(metadata, dict) else None
+
+    def _summary(self, token_id: int) -> dict:
+        functions = self.canvas.contract.functions
+        owner = self.canvas.owner_of(token_id)
+        item = {"token_id": token_id, "owner": owner, "burnt": owner is None, "generation": None,
+                "committed_generation": None, "metadata_cid": None, "image_cid": None, "name": None,
+                "prompt": None}
+        if owner is not None:
+            item["generation"] = functions.generationOf(token_id).call()
+            exists, generation, cid = self.canvas.last_commit(token_id)
+            if exists:
+                item["committed_generation"], item["metadata_cid"] = generation, cid
+        else:  # burnt: its last image is still on IPFS, named by its last commit
+            commits = self.canvas.commits(token_id, self.from_block)
+            if commits:
+                item["committed_generation"], item["metadata_cid"] = commits[-1]["generation"], commits[-1]["cid"]
+        if item["metadata_cid"]:
+            self._known.add(item["metadata_cid"])
+            metadata = self._metadata(item["metadata_cid"]) or {}
+            image = str(metadata.get("image", "")).removeprefix("ipfs://") or None
+            if image:
+                self._known.add(image)
+            provenance = metadata.get("provenance") or {}
+            item.update(image_cid=image, name=metadata.get("name"), prompt=provenance.get("prompt"))
+        return item
+
+    def tokens(self, page: int = 0, per_page: int = 48) -> dict:
+        """One page of the grid, newest token first."""
+        per_page = max(1, min(per_page, 200))
+        with self._chain:
+            total = self.canvas.contract.functions.totalMinted().call()
+            first = total - max(page, 0) * per_page
+            ids = range(first, max(first - per_page, 0), -1)
+            items = [self._summary(token_id) for token_id in ids]
+        return {"total": total, "page": page, "per_page": per_page, "tokens": items,
+                "more": first - per_page > 0}
+
+    def token(self, token_id: int) -> dict:
+        """Every generation of a token (the rows `chaos history` prints) with its image, age layer and palette.
+        Raises LookupError for a token never minted."""
+        with self._chain:
+            history = load_history(self.canvas, self.ipfs, token_id, self.from_block)
+            owner = self.canvas.owner_of(token_id)
+            try:
+                current = self.canvas.contract.functions.generationOf(token_id).call()
+            except ContractLogicError:  # burnt
+                current = max(history.events)
+        key = (token_id, tuple(r.metadata_cid for r in history.records),
+               tuple((g, e.tx_hash) for g, e in sorted(history.events.items())))
+        rows = self._rows.get(key)
+        if rows is None:
+            rows = self._rows[key] = chain_history_rows(history)
+        generations = []
+        previous_owner = None
+        for row, record in zip(rows, history.records):
+            age = record.provenance.get("age")
+            age = {"cid": age["cid"], "format": age.get("format")} if isinstance(age, dict) and age.get("cid") else None
+            generation = {**row, "kind": row["kind"] or record.provenance.get("kind"),
+                          "owner": row["owner"] or previous_owner, "age": age}
+            previous_owner = generation["owner"]
+            self._known.update(c for c in (record.metadata_cid, record.image_cid, age and age["cid"]) if c)
+            generations.append(generation)
+        mint = history.events[0]
+        rendered = {g["generation"] for g in generations}
+        return {"token_id": token_id, "owner": owner, "burnt": owner is None, "minter": mint.args["minter"],
+                "prompt": mint.args["prompt"], "generation": current,
+                "name": (history.records[-1].metadata or {}).get("name") if history.records else None,
+                "generations": generations,
+                "pending": list(range(max(rendered, default=-1) + 1, current + 1)),  # on-chain, not rendered yet
+                "problems": [{"generation": g, "check": check, "detail": detail}
+                             for g, check, detail in history.problems]}
+
+    # ------------------------------------------------------------------ pools
+
+    def pools(self) -> dict:
+        """Each hue's price now and the prices after every trade; a plain message when there are no pools."""
+        if not self.pools_address:
+            return {"pools": None, "message": NO_POOLS, "hues": [], "history": []}
+        with self._chain:
+            hues = colour_pools.pool_state(self.canvas.w3, self.pools_address)
+            history = colour_pools.price_history(self.canvas.w3, self.pools_address, self.from_block,
+                                                 cache=self._price_points)
+        for hue in hues:
+            hue["colour"] = _hue_colour(hue["hue"], len(hues))
+            hue["degrees"] = [hue["hue"] * 360 / len(hues), (hue["hue"] + 1) * 360 / len(hues)]
+        return {"pools": self.pools_address, "message": None, "hues": hues, "history": history}
+
+    # ------------------------------------------------------------------ bytes by CID
+
+    def content(self, cid: str) -> tuple[bytes, str]:
+        """The bytes of a CID one of this canvas's tokens names, and their content type.
+        Raises LookupError for any other CID: the gallery is not an open IPFS gateway."""
+        if not CID_PATTERN.match(cid) or cid not in self._known:
+            raise LookupError(f"{cid} is not a CID of this canvas's tokens")
+        data = self.ipfs.cat(cid)
+        return data, content_type(data)

@@ -1,0 +1,95 @@
+"""The colour pools (ColourPools) as the renderer reads them, with web3 only.
+
+One call, `poolState()`, gives every hue's state; a render reads it at the block it
+renders (pass that block as `block_identifier`) so the same inputs give the same image.
+`format_pools` prints the table behind `chaos pools`.
+
+Units as the contract keeps them: ETH in wei; pigment in 1e-18 units; price in wei per
+whole pigment; the rebase index in units of 1 / INDEX_ONE (INDEX_ONE = no rebase yet).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from importlib import resources
+
+WAD = 10**18
+GWEI = 10**9
+INDEX_ONE = 10**9
+
+
+def pools_abi() -> list[dict]:
+    return json.loads(resources.files("renderer.abi").joinpath("ColourPools.json").read_text())
+
+
+@dataclass(frozen=True)
+class HueState:
+    """One hue's pool, as `poolState()` reported it."""
+
+    hue: int
+    hue_count: int
+    eth_reserve: int  # wei held by the pool (its virtual ETH not counted)
+    pigment_reserve: int  # 1e-18 pigment units
+    price: int  # marginal price, wei per whole pigment
+    crashed: bool  # pigment reserve under the floor: split the RGB channels of its holders
+    rebase_index: int  # of INDEX_ONE: what a holder's pigment of this hue is still worth
+    next_rebase_at: int = 0  # unix time the next rebase step is due; 0 while the hue is not overused
+
+    @property
+    def degrees(self) -> tuple[float, float]:
+        """The hue's arc of the colour wheel, [start, end) in degrees."""
+        width = 360 / self.hue_count
+        return self.hue * width, (self.hue + 1) * width
+
+    @property
+    def index_fraction(self) -> float:
+        return self.rebase_index / INDEX_ONE
+
+    @property
+    def overused(self) -> bool:
+        return self.next_rebase_at != 0
+
+
+def read_pool_state(contract, block_identifier="latest") -> list[HueState]:
+    """Every hue's state, in hue order, from a web3 ColourPools contract (see `pools_abi`)."""
+    rows = contract.functions.poolState().call(block_identifier=block_identifier)
+    count = len(rows)
+    return [HueState(hue, count, int(row[0]), int(row[1]), int(row[2]), bool(row[3]), int(row[4]), int(row[5]))
+            for hue, row in enumerate(rows)]
+
+
+def _degrees(state: HueState) -> str:
+    start, end = state.degrees
+    fmt = (lambda x: f"{x:g}")
+    return f"{fmt(start)}-{fmt(end)}"
+
+
+def _fixed(value: int, unit: int, places: int) -> str:
+    return f"{Decimal(value) / Decimal(unit):,.{places}f}"
+
+
+COLUMNS = ("hue", "degrees", "ETH reserve", "pigment reserve", "price (gwei/pigment)", "state", "rebase index")
+
+
+def format_pools(states: list[HueState]) -> str:
+    """A plain-text table of the pools, one row per hue (for `chaos pools`)."""
+    rows = [COLUMNS]
+    for s in states:
+        state = "CRASHED" if s.crashed else ("overused" if s.overused else "ok")
+        rows.append((str(s.hue), _degrees(s), _fixed(s.eth_reserve, WAD, 6), _fixed(s.pigment_reserve, WAD, 2),
+                     _fixed(s.price, GWEI, 3), state, f"{s.index_fraction:.2%}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    # Text columns to the left, numbers to the right.
+    left = {0: False, 1: True, 5: True}
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [cell.ljust(w) if left.get(i, False) or n == 0 else cell.rjust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    if not states:
+        lines.append("(no pools)")
+    return "\n".join(lines)

@@ -1,0 +1,217 @@
+// Drives the gallery in Debian's headless Chromium through playwright-core (no browser download).
+// Called by tests/e2e/test_gallery.py with one JSON argument:
+//   {gallery, anvil, account, prompt, out, chromium, tokens: [{id, generations}], pools}
+// Prints one JSON summary line on stdout (the test asserts on it); exits non-zero on a failed step.
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const { chromium } = require("playwright-core");
+
+const options = JSON.parse(process.argv[2]);
+const summary = { steps: [], console_errors: [], page_errors: [] };
+const NO_WALLET = "No browser wallet found: install one (e.g. a wallet extension) to mint from this page; "
+  + "or use `chaos mint`.";
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+function watch(page) {
+  page.on("console", (msg) => { if (msg.type() === "error") summary.console_errors.push(msg.text()); });
+  page.on("pageerror", (error) => summary.page_errors.push(String(error)));
+}
+
+async function ready(page, hash) {
+  await page.waitForFunction((h) => document.body.dataset.ready === h, hash, { timeout: 30000 });
+}
+
+async function imagesLoaded(page, selector) {
+  await page.waitForFunction((s) => {
+    const images = [...document.querySelectorAll(s)];
+    return images.length > 0 && images.every((img) => img.complete);
+  }, selector, { timeout: 30000 });
+  return page.$$eval(selector, (images) => images.map((img) => ({ cid: img.dataset.cid, width: img.naturalWidth })));
+}
+
+async function shot(page, name) {
+  const file = path.join(options.out, name);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+async function main() {
+  fs.mkdirSync(options.out, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: options.chromium,
+    headless: true,
+    // playwright gives every launch a new, empty profile directory of its own.
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    // ---------------------------------------------------------------- no wallet
+    const plain = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await plain.newPage();
+    watch(page);
+
+    await page.goto(`${options.gallery}/#/`);
+    await ready(page, "#/");
+    const cards = await page.$$eval(".card", (els) => els.map((el) => Number(el.dataset.token)));
+    const images = await imagesLoaded(page, ".card img");
+    for (const token of options.tokens) check(cards.includes(token.id), `token ${token.id} is in the grid`);
+    check(images.length >= options.tokens.length && images.every((i) => i.width > 0), "every grid image loaded");
+    summary.grid = { tokens: cards, images };
+    summary.screenshots = [await shot(page, "grid.png")];
+    summary.steps.push("grid");
+
+    const token = options.tokens.find((t) => t.generations > 1);
+    await page.click(`.card[data-token="${token.id}"]`);
+    await ready(page, `#/token/${token.id}`);
+    await imagesLoaded(page, "#gen-image");
+    const state = () => page.evaluate(() => ({
+      generation: document.getElementById("gen-number").textContent,
+      src: document.getElementById("gen-image").getAttribute("src"),
+      cid: document.getElementById("image-cid").textContent,
+      changed: document.getElementById("changed-pixels").textContent,
+      width: document.getElementById("gen-image").naturalWidth,
+      scrubber_max: Number(document.getElementById("scrubber").max),
+      age_panel_visible: document.getElementById("age-panel").checkVisibility(),
+      palette: [...document.querySelectorAll("#palette .swatch")].map((s) => s.title),
+      pools_message: document.getElementById("pools-message")?.textContent ?? null,
+      pools_series: document.querySelectorAll("#pools-chart .series").length,
+    }));
+    const latest = await state();
+    check(latest.scrubber_max === token.generations - 1, "the scrubber spans every generation");
+    await page.fill("#scrubber", "0");
+    await page.waitForFunction((src) => document.getElementById("gen-image").getAttribute("src") !== src, latest.src);
+    await imagesLoaded(page, "#gen-image");
+    const first = await state();
+    await page.fill("#scrubber", String(token.generations - 1));
+    await page.waitForFunction((src) => document.getElementById("gen-image").getAttribute("src") === src, latest.src);
+    await imagesLoaded(page, "#gen-image");
+    const back = await state();
+    check(first.src !== latest.src && first.cid !== latest.cid, "generation 0 shows another image and CID");
+    check(back.src === latest.src && back.cid === latest.cid, "back at the latest generation");
+    check(first.width > 0 && back.width > 0, "generation images loaded");
+    summary.token = { id: token.id, latest, first, back };
+    await page.hover("#scrubber");
+    summary.screenshots.push(await shot(page, "token.png"));
+    summary.steps.push("token");
+
+    // The age panel where a generation has an age layer: these renders have none, so the API's answer
+    // is given one (generation 0's image stands in for it), for the latest generation only.
+    await page.route(`**/api/tokens/${token.id}`, async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      const rows = body.generations;
+      rows[rows.length - 1].age = { cid: rows[0].image_cid, format: "png" };
+      await route.fulfill({ response, json: body });
+    });
+    await page.reload();
+    await ready(page, `#/token/${token.id}`);
+    await imagesLoaded(page, "#age-image");
+    const ageVisible = () => page.evaluate(() => ({
+      visible: document.getElementById("age-panel").checkVisibility(),
+      width: document.getElementById("age-image").naturalWidth,
+    }));
+    const withAge = await ageVisible();
+    await page.fill("#scrubber", "0");
+    const withoutAge = await ageVisible();
+    check(withAge.visible && withAge.width > 0, "the age panel shows a generation's age layer");
+    check(!withoutAge.visible, "the age panel hides for a generation without one");
+    summary.age = { with_age: withAge, without_age: withoutAge };
+    await page.unroute(`**/api/tokens/${token.id}`);
+    summary.steps.push("age");
+
+    await page.goto(`${options.gallery}/#/mint`);
+    await ready(page, "#/mint");
+    summary.no_wallet = {
+      message: await page.textContent("#wallet-status"),
+      button_disabled: await page.isDisabled("#mint-button"),
+    };
+    check(summary.no_wallet.message === NO_WALLET, "the no-wallet sentence");
+    check(summary.no_wallet.button_disabled, "no wallet: the button is disabled");
+    summary.steps.push("no-wallet");
+    await plain.close();
+
+    // ---------------------------------------------------------------- an EIP-1193 wallet
+    // The provider lives in the page; its requests go out through a binding, from Node, to Anvil:
+    // like a wallet extension, which talks to its node from its own context, not the page's.
+    const walletContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    let rpcId = 0;
+    const requests = [];
+    await walletContext.exposeBinding("__anvilRequest", async (_source, method, params) => {
+      requests.push(method);
+      if (method === "eth_requestAccounts" || method === "eth_accounts") return { result: [options.account] };
+      const response = await fetch(options.anvil, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method, params: params || [] }),
+      });
+      return response.json();
+    });
+    await walletContext.addInitScript(() => {
+      window.ethereum = {
+        isTestWallet: true,
+        async request({ method, params }) {
+          const answer = await window.__anvilRequest(method, params);
+          if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.code });
+          return answer.result;
+        },
+        on() {},
+        removeListener() {},
+      };
+    });
+    const walletPage = await walletContext.newPage();
+    watch(walletPage);
+    await walletPage.goto(`${options.gallery}/#/mint`);
+    await ready(walletPage, "#/mint");
+    check(!(await walletPage.isDisabled("#mint-button")), "with a wallet the button is enabled");
+
+    // 141 characters, 282 bytes of UTF-8: too long, though short in characters.
+    await walletPage.fill("#prompt", "é".repeat(141));
+    summary.too_long = {
+      message: await walletPage.textContent("#prompt-error"),
+      visible: await walletPage.isVisible("#prompt-error"),
+      button_disabled: await walletPage.isDisabled("#mint-button"),
+    };
+    check(summary.too_long.visible && summary.too_long.button_disabled, "a prompt over the byte limit is refused");
+
+    await walletPage.fill("#prompt", options.prompt);
+    check(!(await walletPage.isVisible("#prompt-error")), "the message goes once the prompt fits");
+    await walletPage.click("#mint-button");
+    await walletPage.waitForSelector("#tx-hash", { timeout: 30000 });
+    await walletPage.waitForSelector("#minted-link", { timeout: 60000 });
+    summary.mint = {
+      tx_hash: await walletPage.textContent("#tx-hash"),
+      status: await walletPage.textContent("#mint-status"),
+      link: await walletPage.getAttribute("#minted-link", "href"),
+      requests,
+    };
+    summary.screenshots.push(await shot(walletPage, "mint.png"));
+    summary.steps.push("mint");
+
+    // The new token, before the renderer has drawn it: a placeholder, in its page and in the grid.
+    await walletPage.click("#minted-link");
+    await ready(walletPage, summary.mint.link);
+    summary.unrendered = { notice: await walletPage.textContent("#unrendered") };
+    await walletPage.goto(`${options.gallery}/#/`);
+    await ready(walletPage, "#/");
+    const id = summary.mint.link.split("/").pop();
+    summary.unrendered.card = await walletPage.textContent(`.card[data-token="${id}"] .placeholder`);
+    summary.steps.push("unrendered");
+    await walletContext.close();
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(
+  () => { console.log(JSON.stringify(summary)); },
+  (error) => {
+    summary.error = String(error && error.stack || error);
+    console.log(JSON.stringify(summary));
+    process.exit(1);
+  },
+);

@@ -1,0 +1,187 @@
+"""`chaos gallery` end to end: real Anvil + IPFS + daemon, the JSON API over HTTP, and the page in
+Debian's headless Chromium driven by playwright-core (tests/e2e/gallery_driver.js; no browser download).
+
+Screenshots land in out/gallery-test/ (grid.png, token.png, mint.png).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from renderer import transactions, wallet
+from renderer.cid import file_cid
+from renderer.daemon import open_daemon
+from renderer.gallery import serve_gallery
+from renderer.gallery.api import NO_POOLS
+from renderer.history import chain_history_rows
+from renderer.ipfs import Replicas
+from renderer.nodes import PROJECT_ROOT, node_modules
+from renderer.provenance import load_history
+
+from .helpers import COLLECTOR, RENDERER, SECOND, committed
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+DRIVER = Path(__file__).with_name("gallery_driver.js")
+OUT = PROJECT_ROOT / "out" / "gallery-test"
+#: Anvil's dev account 4, which Anvil keeps unlocked: the "browser wallet" signs with eth_sendTransaction.
+BROWSER_WALLET = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
+#: Typed into the mint form: non-ASCII on purpose, to check the page's UTF-8 ABI encoding.
+FORM_PROMPT = "a harbour in fog, drawn in ünïcødé ☂"
+BUY_ABI = [{"type": "function", "name": "buy", "stateMutability": "payable", "outputs": [{"type": "uint256"}],
+            "inputs": [{"name": n, "type": "uint256"} for n in ("tokenId", "hue", "minPigmentOut", "deadline")]}]
+
+
+def _get(server, path: str, method: str = "GET") -> tuple[int, str, bytes]:
+    request = urllib.request.Request(server.url + path, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read()
+
+
+def _json(server, path: str):
+    status, content_type, body = _get(server, path)
+    assert status == 200 and content_type == "application/json", (path, status, body[:300])
+    return json.loads(body)
+
+
+@pytest.fixture
+def tokens(canvas, settings, deployment):
+    """Two tokens, the first transferred (two generations), all rendered and committed by the daemon;
+    with colour pools deployed, one trade so the price chart has a move to draw."""
+    first, _ = wallet.mint(canvas, COLLECTOR, "a lighthouse made of weather")
+    second, _ = wallet.mint(canvas, SECOND, "an orchard at the edge of a glacier")
+    wallet.transfer(canvas, COLLECTOR, first, SECOND.address)
+    daemon = open_daemon(settings, RENDERER)
+    daemon.run(until=lambda: committed(daemon, first, 1)() and committed(daemon, second, 0)(),
+               poll_interval=0.1, timeout=90)
+    if deployment.get("pools"):
+        pools = canvas.w3.eth.contract(address=deployment["pools"], abi=BUY_ABI)
+        deadline = canvas.w3.eth.get_block("latest")["timestamp"] + 3600
+        transactions.transact(canvas.w3, SECOND, pools.functions.buy(second, 4, 1, deadline), value=10**17)
+    return {first: 2, second: 1}
+
+
+@pytest.fixture
+def gallery(canvas, ipfs_node, deployment):
+    server = serve_gallery(canvas, Replicas(ipfs_node.api_multiaddr), "127.0.0.1", 0,
+                           pools_address=deployment.get("pools"), from_block=deployment["block"])
+    yield server
+    server.close()
+
+
+def _check_api(server, canvas, ipfs_node, deployment, tokens):
+    first, second = tokens
+    assert server.server_address[0] == "127.0.0.1"
+
+    config = _json(server, "/api/config")
+    functions = canvas.contract.functions
+    assert config["chain_id"] == canvas.chain_id and config["canvas"] == canvas.address
+    assert config["mint_price_wei"] == str(functions.mintPrice().call())
+    assert config["max_prompt_bytes"] == functions.MAX_PROMPT_BYTES().call()
+    assert config["mint_selector"] == "0x" + functions.mint("x")._encode_transaction_data()[2:10]
+    assert config["total_minted"] == 2
+
+    grid = _json(server, "/api/tokens")
+    assert grid["total"] == 2 and [t["token_id"] for t in grid["tokens"]] == [second, first]
+    by_id = {t["token_id"]: t for t in grid["tokens"]}
+    assert by_id[first]["owner"] == SECOND.address and by_id[first]["committed_generation"] == 1
+    assert by_id[second]["owner"] == SECOND.address and by_id[second]["image_cid"]
+
+    detail = _json(server, f"/api/tokens/{first}")
+    rows = chain_history_rows(load_history(canvas, Replicas(ipfs_node.api_multiaddr), first))
+    assert [{k: g[k] for k in rows[0]} for g in detail["generations"]] == rows
+    assert [g["owner"] for g in detail["generations"]] == [COLLECTOR.address, SECOND.address]
+    assert [g["kind"] for g in detail["generations"]] == ["mint", "mutation"]
+    assert detail["generations"][1]["changed_pixel_fraction"] == pytest.approx(40 / 4096)  # 1% of 64 x 64
+    assert all(g["palette"] for g in detail["generations"]) and detail["prompt"] == "a lighthouse made of weather"
+    assert detail["pending"] == [] and detail["problems"] == []
+    for generation in detail["generations"]:
+        assert generation["age"] is None or generation["age"]["cid"]
+
+    image_cid = detail["generations"][0]["image_cid"]
+    status, content_type, body = _get(server, f"/ipfs/{image_cid}")
+    assert (status, content_type) == (200, "image/png") and file_cid(body) == image_cid
+    status, content_type, body = _get(server, f"/ipfs/{detail['generations'][0]['metadata_cid']}")
+    assert (status, content_type) == (200, "application/json") and json.loads(body)["image"] == f"ipfs://{image_cid}"
+    assert _get(server, "/ipfs/" + file_cid(b"not a CID of this canvas"))[0] == 404  # no open gateway
+    assert _get(server, "/api/tokens/99")[0] == 404
+    assert _get(server, "/api/tokens/x")[0] == 400
+    for method in ("POST", "PUT", "DELETE"):
+        assert _get(server, "/api/tokens", method)[0] == 405
+
+    pools = _json(server, "/api/pools")
+    if deployment.get("pools"):
+        assert pools["pools"] == deployment["pools"] and len(pools["hues"]) >= 2
+        history = pools["history"]
+        assert len(history) >= 2 and int(history[-1]["prices_wei"][4]) > int(history[0]["prices_wei"][4])
+        assert history[-1]["prices_wei"][0] == history[0]["prices_wei"][0]  # only hue 4 traded
+    else:
+        assert pools == {"pools": None, "message": NO_POOLS, "hues": [], "history": []}
+
+
+def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
+        canvas, ipfs_node, anvil_node, deployment, tokens, gallery):
+    _check_api(gallery, canvas, ipfs_node, deployment, list(tokens))
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package (`make browser`) for the browser part")
+    assert (node_modules() / "playwright-core").is_dir(), "playwright-core is missing: run `npm ci`"
+    shutil.rmtree(OUT, ignore_errors=True)
+
+    options = {"gallery": gallery.url, "anvil": anvil_node.url, "account": BROWSER_WALLET, "prompt": FORM_PROMPT,
+               "out": str(OUT), "chromium": str(CHROMIUM), "pools": bool(deployment.get("pools")),
+               "tokens": [{"id": token_id, "generations": n} for token_id, n in tokens.items()]}
+    result = subprocess.run(["node", str(DRIVER), json.dumps(options)], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, timeout=240)
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 0 and lines, f"driver failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    summary = json.loads(lines[-1])
+    assert summary["steps"] == ["grid", "token", "age", "no-wallet", "mint", "unrendered"]
+    assert not summary["page_errors"] and not summary["console_errors"], summary
+
+    # The grid: both tokens, their images decoded by the browser.
+    assert set(summary["grid"]["tokens"]) == set(tokens)
+    assert all(image["width"] > 0 for image in summary["grid"]["images"])
+
+    # The scrubber: generation 0 and back to the latest swap the image and the changed-pixel figure.
+    token = summary["token"]
+    assert (token["first"]["generation"], token["back"]["generation"]) == ("0", "1")
+    assert token["first"]["changed"] == "100 % (the first image)"
+    assert token["back"]["changed"] == f"{40 / 4096 * 100:.4f} %"
+    assert token["first"]["cid"] != token["back"]["cid"] and token["back"]["src"] == f"/ipfs/{token['back']['cid']}"
+    assert token["back"]["palette"] and not token["back"]["age_panel_visible"]  # no age layer in these renders
+    if deployment.get("pools"):
+        assert token["back"]["pools_series"] >= 2
+    else:
+        assert token["back"]["pools_message"] == "No colour pools on this canvas."
+
+    # No wallet: the plain sentence and a disabled button; a prompt over the byte limit is refused.
+    assert summary["no_wallet"]["button_disabled"] and "No browser wallet found" in summary["no_wallet"]["message"]
+    assert "282 bytes" in summary["too_long"]["message"]
+
+    # The form's mint is on-chain: token 3, by the browser wallet, with the prompt as typed.
+    mint = summary["mint"]
+    assert mint["link"] == "#/token/3"
+    assert canvas.contract.functions.totalMinted().call() == 3
+    assert canvas.owner_of(3) == Web3.to_checksum_address(BROWSER_WALLET)
+    (event,) = canvas.events(deployment["block"], "latest", token_id=3)
+    assert event.args["prompt"] == FORM_PROMPT and event.args["minter"] == Web3.to_checksum_address(BROWSER_WALLET)
+    assert event.tx_hash == mint["tx_hash"]
+    assert "eth_sendTransaction" in mint["requests"]
+    assert summary["unrendered"]["notice"].startswith("Awaiting its first render")
+    assert summary["unrendered"]["card"] == "awaiting its first render"
+
+    for name in ("grid.png", "token.png", "mint.png"):
+        data = (OUT / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000, name
