@@ -40,17 +40,20 @@ def connect(rpc_url: str, timeout: float = 20.0, expected_chain_id: int | None =
 
 @dataclass(frozen=True)
 class CanvasEvent:
-    """A Minted or Mutated event, as the chain said it."""
+    """A Minted, Mutated or Recoloured event, as the chain said it."""
 
-    kind: str  # "mint" or "mutation"
+    kind: str  # "mint", "mutation" or "recolour"
     token_id: int
     generation: int
     block_number: int
     block_hash: str
     tx_hash: str
     log_index: int
-    # mint: minter, seed, prompt; mutation: entropy, from, to
+    # mint: minter, seed, prompt; mutation: entropy, from, to; recolour: none
     args: dict
+    #: What the colour pools said at this block (renderer.colour.ColourInputs.to_provenance),
+    #: read beside the event when the canvas has pools; None otherwise.
+    colour: dict | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -107,10 +110,12 @@ class Canvas:
             return None
 
     def events(self, from_block: int, to_block: int | str, token_id: int | None = None) -> list[CanvasEvent]:
-        """Minted and Mutated events in [from_block, to_block] (of one token if given), in chain order."""
+        """Minted, Mutated and Recoloured events in [from_block, to_block] (of one token if given),
+        in chain order."""
         minted = self.contract.events.Minted()
         mutated = self.contract.events.Mutated()
-        topics = [[minted.topic, mutated.topic]]
+        recoloured = self.contract.events.Recoloured()
+        topics = [[minted.topic, mutated.topic, recoloured.topic]]
         if token_id is not None:
             topics.append("0x" + token_id.to_bytes(32, "big").hex())
         logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block,
@@ -120,6 +125,8 @@ class Canvas:
             token_id = int.from_bytes(log["topics"][1], "big")
             if log["topics"][0] == Web3.to_bytes(hexstr=minted.topic):
                 kind, generation, args = "mint", 0, _mint_args(log)
+            elif log["topics"][0] == Web3.to_bytes(hexstr=recoloured.topic):
+                kind, generation, args = "recolour", int.from_bytes(log["topics"][2], "big"), {}
             else:
                 decoded = mutated.process_log(log)
                 args = {"entropy": _hex(decoded.args.entropy), "from": decoded.args["from"], "to": decoded.args.to}

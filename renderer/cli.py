@@ -84,6 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.add_argument("--backend", help="render backend [CHAOS_BACKEND; default noise]")
     daemon.add_argument("--image-size", type=int, help="image width and height [CHAOS_IMAGE_SIZE; default 256]")
     daemon.add_argument("--once", action="store_true", help="do all work that is ready, then exit")
+    daemon.add_argument("--pools", help="ColourPools address [CHAOS_POOLS; default: the contract holding the "
+                                        "canvas's POOLS_ROLE, if any]")
+    gpu = daemon.add_argument_group("diffusion backend and GPU (--backend diffusion)")
+    gpu.add_argument("--model-dir", type=Path, help="local Stable-Diffusion-family model folder (diffusers "
+                                                    "layout; never downloaded) [CHAOS_MODEL_DIR]")
+    gpu.add_argument("--device", help="torch device [CHAOS_DEVICE; default cuda]")
+    gpu.add_argument("--steps", type=int, help="denoising steps per image [CHAOS_STEPS; default 30]")
+    gpu.add_argument("--telemetry-replay", type=Path,
+                     help="replay GPU telemetry from a JSON-lines file instead of NVML [CHAOS_TELEMETRY_REPLAY]")
+    gpu.add_argument("--max-temperature", type=int,
+                     help="GPU Celsius above which renders are reborn degraded (phoenix) "
+                          "[CHAOS_MAX_TEMPERATURE; default 85]")
     _store_options(daemon)
 
     for name, help_text in (("mint", "mint an artwork, signed by the collector's key"),
@@ -96,6 +108,34 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             command.add_argument("token", type=int, help="token id")
             command.add_argument("to", help="recipient address")
+
+    buy = commands.add_parser(
+        "buy", help="buy pigment of a hue for a token (a re-colouring), signed by the buyer's key",
+        description="Spend ETH on one hue's pigment in the colour pools, credited to TOKEN (anyone may buy for "
+                    "any token). The token's palette moves toward the hue and the daemon re-renders it. The "
+                    "trade reverts unless it gets at least the quoted pigment less --slippage-bps.")
+    buy.add_argument("token", type=int, help="token id")
+    buy.add_argument("hue", type=int, help="hue index: 0 is red; with 12 hues each spans 30 degrees")
+    buy.add_argument("--eth", required=True, help="ETH to spend, fee included (e.g. 0.01)")
+    buy.add_argument("--slippage-bps", type=int, default=100, help="accepted shortfall from the quote, in basis "
+                                                                  "points (default %(default)s = 1%%)")
+    buy.add_argument("--pools", help="ColourPools address [CHAOS_POOLS; default: found from the canvas]")
+    _node_options(buy)
+    _key_options(buy, "buyer", env=False)
+
+    age = commands.add_parser(
+        "age", help="write a token's pixel-age map (mutation memory) as a PNG",
+        description="Fetch the age layer of the token's latest committed generation (or --generation) from "
+                    "IPFS, through the chain's commits and the metadata, and write it as a greyscale PNG: "
+                    "white is paint as old as the token, black was repainted by that generation's mutation.")
+    age.add_argument("token", type=int)
+    age.add_argument("--generation", type=int, help="a committed generation (default: the latest)")
+    age.add_argument("--channel", choices=("age", "count"), default="age",
+                     help="age: generations since last repainted; count: times mutated (default %(default)s)")
+    age.add_argument("--output", type=Path, help="PNG path (default OUT/age/token-N-gen-G.png)")
+    _node_options(age)
+    _ipfs_option(age)
+    _store_options(age)
 
     history = commands.add_parser(
         "history", help="a token's generations from the chain and IPFS, and its evolution as an animation",
@@ -160,7 +200,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         ipfs_api=getattr(args, "ipfs_api", None), confirmations=getattr(args, "confirmations", None),
         chain_id=getattr(args, "chain_id", None),
         start_block=getattr(args, "start_block", None), out_dir=getattr(args, "out", None),
-        backend=getattr(args, "backend", None), image_size=getattr(args, "image_size", None))
+        backend=getattr(args, "backend", None), image_size=getattr(args, "image_size", None),
+        pools=getattr(args, "pools", None), model_dir=getattr(args, "model_dir", None),
+        device=getattr(args, "device", None), steps=getattr(args, "steps", None),
+        telemetry_replay=getattr(args, "telemetry_replay", None),
+        max_temperature=getattr(args, "max_temperature", None))
 
 
 def _open_store(settings: Settings):
@@ -177,6 +221,18 @@ def _collector(args: argparse.Namespace, settings: Settings):
     if not (args.key or args.keystore):
         raise ChaosError("give the collector's key: --key HEX or --keystore FILE")
     return load_account(args.key, args.keystore, settings.keystore_password)
+
+
+def _wei(eth: str) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        wei = Decimal(eth) * 10**18
+    except InvalidOperation:
+        raise ChaosError(f"--eth {eth!r} is not a number of ETH, e.g. 0.01") from None
+    if wei != wei.to_integral_value() or wei <= 0:
+        raise ChaosError(f"--eth {eth!r} must be a positive amount of ETH with at most 18 decimals")
+    return int(wei)
 
 
 def _print_verification(canvas, history, rerender: bool) -> int:
@@ -246,6 +302,24 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"minted token {token_id} (tx {tx})")
         else:
             print(f"transferred token {args.token} to {args.to} (tx {wallet.transfer(canvas, account, args.token, args.to)})")
+    elif args.command == "buy":
+        from . import wallet
+        from .chain import Canvas, connect
+        from .pools import open_pools
+
+        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+        pools = open_pools(canvas, settings.pools)
+        if pools is None:
+            raise ChaosError(f"the canvas {canvas.address} has no colour pools (no contract holds its POOLS_ROLE)")
+        account = _collector(args, settings)
+        pigment, tx = wallet.buy_colour(canvas, pools, account, args.token, args.hue, _wei(args.eth),
+                                        slippage_bps=args.slippage_bps)
+        print(f"bought {pigment / 10**18:,.4f} pigment of hue {args.hue} for token {args.token} (tx {tx})")
+    elif args.command == "age":
+        from .age import write_token_age_map
+
+        path = write_token_age_map(settings, args.token, args.generation, args.channel, args.output)
+        print(f"pixel-age map written to {path}")
     elif args.command in ("history", "verify"):
         from .chain import Canvas, connect
         from .ipfs import Replicas

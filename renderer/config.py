@@ -15,6 +15,13 @@
 | out_dir        | CHAOS_OUT                | out                              |
 | backend        | CHAOS_BACKEND            | noise                            |
 | image_size     | CHAOS_IMAGE_SIZE         | 256                              |
+| pools          | CHAOS_POOLS              | found from the canvas's POOLS_ROLE |
+| model_dir      | CHAOS_MODEL_DIR          | (diffusion: a local model folder) |
+| device         | CHAOS_DEVICE             | cuda (diffusion)                 |
+| steps          | CHAOS_STEPS              | 30 (diffusion)                   |
+| telemetry_replay | CHAOS_TELEMETRY_REPLAY | (NVML when a GPU is there)       |
+| gpu_index      | CHAOS_GPU_INDEX          | 0 (NVML's numbering)             |
+| max_temperature | CHAOS_MAX_TEMPERATURE   | 85 (Celsius; phoenix above it)   |
 """
 
 from __future__ import annotations
@@ -40,6 +47,17 @@ class Settings:
     out_dir: Path = Path("out")
     backend: str = "noise"
     image_size: int = 256
+    #: The ColourPools contract; None: the one holding the canvas's POOLS_ROLE, if any.
+    pools: str | None = None
+    #: Diffusion backend: a local model folder (never a hub id), the torch device, steps per image.
+    model_dir: Path | None = None
+    device: str = "cuda"
+    steps: int = 30
+    #: GPU telemetry replayed from a JSON-lines file instead of sampled with NVML.
+    telemetry_replay: Path | None = None
+    gpu_index: int = 0
+    #: Above this GPU temperature (Celsius) a render is reborn degraded (renderer.phoenix).
+    max_temperature: int = 85
     #: Widest block span of one eth_getLogs call (providers cap it).
     log_range: int = 2_000
     #: Most renders committed in one transaction.
@@ -78,6 +96,13 @@ _ENV = {
     "out_dir": "CHAOS_OUT",
     "backend": "CHAOS_BACKEND",
     "image_size": "CHAOS_IMAGE_SIZE",
+    "pools": "CHAOS_POOLS",
+    "model_dir": "CHAOS_MODEL_DIR",
+    "device": "CHAOS_DEVICE",
+    "steps": "CHAOS_STEPS",
+    "telemetry_replay": "CHAOS_TELEMETRY_REPLAY",
+    "gpu_index": "CHAOS_GPU_INDEX",
+    "max_temperature": "CHAOS_MAX_TEMPERATURE",
 }
 
 

@@ -6,10 +6,11 @@ Each stage takes jobs in one state and leaves them in the next (see
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import requests
@@ -18,13 +19,17 @@ from web3.exceptions import TimeExhausted, TransactionNotFound
 
 from . import transactions
 from .backends import Backend
-from .chain import Canvas
+from .chain import Canvas, CanvasEvent
+from .cid import file_cid
+from .colour import ColourInputs, read_colour_inputs
 from .errors import ChainUnavailable, CidMismatch, IpfsUnavailable, SetupError
 from .failpoints import failpoint
 from .health import Health, backoff_delay
 from .ipfs import Replicas
-from .render import Origin, Parent, render
+from .phoenix import PhoenixPolicy, render_with_phoenix
+from .render import Origin, Parent
 from .store import Job, JobStore
+from .telemetry import AbsentTelemetry, TelemetrySource
 
 log = logging.getLogger("chaos.daemon")
 
@@ -63,7 +68,8 @@ class Daemon:
     def __init__(self, canvas: Canvas, store: JobStore, backend: Backend, pinner: Replicas,
                  account: LocalAccount, *, artefact_dir: Path, image_size: int = 256, confirmations: int = 0,
                  log_range: int = 2_000, batch_size: int = 25, receipt_timeout: float = 30.0,
-                 stuck_after: float = 90.0):
+                 stuck_after: float = 90.0, pools=None, telemetry: TelemetrySource | None = None,
+                 phoenix: PhoenixPolicy = PhoenixPolicy()):
         self.canvas = canvas
         self.store = store
         self.backend = backend
@@ -76,6 +82,10 @@ class Daemon:
         self.batch_size = batch_size
         self.receipt_timeout = receipt_timeout
         self.stuck_after = stuck_after
+        #: The ColourPools web3 contract, or None for a canvas without pools.
+        self.pools = pools
+        self.telemetry = telemetry or AbsentTelemetry("no telemetry source configured")
+        self.phoenix = phoenix
         self.health = Health(log)
 
     def check_role(self) -> None:
@@ -93,12 +103,20 @@ class Daemon:
         while self.store.next_block <= safe_head:
             start = self.store.next_block
             end = min(start + self.log_range - 1, safe_head)
-            events = self.canvas.events(start, end)
+            events = [self._with_colour(event) for event in self.canvas.events(start, end)]
             created += self.store.ingest(events, end, self.canvas.block_hash(end))
             failpoint("after-read")
             if events:
                 log.info("read blocks %d-%d: %d event(s)", start, end, len(events))
         return created
+
+    def _with_colour(self, event: CanvasEvent) -> CanvasEvent:
+        """The event with what the pools said at its block: read now, while that state is recent
+        (a node that is not an archive forgets old state), and kept with the job."""
+        if self.pools is None:
+            return event
+        inputs = read_colour_inputs(self.pools, event.token_id, event.block_number)
+        return replace(event, colour=inputs.to_provenance())
 
     def _rewind_if_reorged(self) -> None:
         """If the newest block we read has another hash now, rewind to the last one that still matches."""
@@ -121,6 +139,17 @@ class Daemon:
         folder = self.artefact_dir / f"token-{job.token_id}"
         return folder / f"gen-{job.generation}.png", folder / f"gen-{job.generation}.json"
 
+    @staticmethod
+    def age_path(image_path: str | Path) -> Path:
+        """The age layer (renderer.memory) lives beside its image: gen-N.age next to gen-N.png."""
+        return Path(image_path).with_suffix(".age")
+
+    def _parent(self, parent_job: Job) -> Parent:
+        age = self.age_path(parent_job.image_path)
+        # A parent rendered before mutation memory existed has no layer: read as never mutated.
+        return Parent(Path(parent_job.image_path).read_bytes(), parent_job.metadata_cid,
+                      age.read_bytes() if age.exists() else None)
+
     def _renderable(self) -> list[tuple[Job, Job | None]]:
         """Pending jobs whose parent generation is rendered, with that parent."""
         ready = []
@@ -140,21 +169,24 @@ class Daemon:
                 self.store.advance(job, "failed", last_error="the token's Minted event was never read: "
                                    "restart the daemon with --start-block at or before the deployment block")
                 continue
-            parent = None
-            if parent_job:
-                parent = Parent(Path(parent_job.image_path).read_bytes(), parent_job.metadata_cid)
+            parent = self._parent(parent_job) if parent_job else None
             started = time.perf_counter()
-            rendered = render(job.event, Origin.from_mint(mint.event), parent, self.backend,
-                              chain_id=self.canvas.chain_id, canvas=self.canvas.address, size=self.image_size)
+            rendered = render_with_phoenix(
+                job.event, Origin.from_mint(mint.event), parent, self.backend, policy=self.phoenix,
+                telemetry=self.telemetry.sample(), chain_id=self.canvas.chain_id, canvas=self.canvas.address,
+                size=self.image_size, colour=ColourInputs.from_provenance(job.event.colour))
             image_path, metadata_path = self._paths(job)
+            # The age layer first and the metadata last: a job is "rendered" only once all exist.
+            _write_atomically(self.age_path(image_path), rendered.age_layer)
             _write_atomically(image_path, rendered.image_png)
             _write_atomically(metadata_path, rendered.metadata)
             self.store.advance(job, "rendered", image_path=str(image_path), metadata_path=str(metadata_path),
                                image_cid=rendered.image_cid, metadata_cid=rendered.metadata_cid,
                                changed_pixel_fraction=rendered.changed_pixel_fraction)
             failpoint("after-render")
-            log.info("rendered token %d generation %d (%s) in %.2f s: metadata %s", job.token_id,
-                     job.generation, job.kind, time.perf_counter() - started, rendered.metadata_cid)
+            log.info("rendered token %d generation %d (%s%s) in %.2f s: metadata %s", job.token_id,
+                     job.generation, job.kind, f", phoenix: {rendered.phoenix}" if rendered.phoenix else "",
+                     time.perf_counter() - started, rendered.metadata_cid)
             done += 1
         return done
 
@@ -164,7 +196,7 @@ class Daemon:
         done = 0
         for job in self.store.jobs("rendered")[: self.batch_size]:
             try:
-                for path, cid in ((job.image_path, job.image_cid), (job.metadata_path, job.metadata_cid)):
+                for path, cid in self._pin_list(job):
                     pinned = self.pinner.pin(Path(path).read_bytes())
                     if pinned != cid:
                         raise CidMismatch(f"{path} changed on disk since it was rendered ({pinned} != {cid})")
@@ -177,6 +209,15 @@ class Daemon:
             log.info("pinned token %d generation %d: image %s", job.token_id, job.generation, job.image_cid)
             done += 1
         return done
+
+    def _pin_list(self, job: Job) -> list[tuple[Path, str]]:
+        """What a job pins, metadata last: the age layer (when it has one), the image, the metadata."""
+        files = []
+        age = self.age_path(job.image_path)
+        memory = (json.loads(Path(job.metadata_path).read_bytes()).get("provenance") or {}).get("memory")
+        if memory and age.exists():
+            files.append((age, memory["age_layer"]["cid"]))
+        return [*files, (Path(job.image_path), job.image_cid), (Path(job.metadata_path), job.metadata_cid)]
 
     # ---------------------------------------------------------------- commit
 
@@ -380,18 +421,26 @@ class Daemon:
 
 def open_daemon(settings, account: LocalAccount) -> Daemon:
     """Connect every stage from `settings` (a `renderer.config.Settings`), failing early and clearly."""
-    from .backends import load_backend
+    from .backends import backend_options, load_backend
     from .chain import connect
+    from .pools import open_pools
+    from .telemetry import open_telemetry
 
     w3 = connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id)
     canvas = Canvas(w3, settings.canvas)
     pinner = Replicas(settings.ipfs_api, settings.ipfs_timeout)
     pinner.version()  # fail now, with a clear message, if a node is down
+    pools = open_pools(canvas, settings.pools)
     store = JobStore(settings.db_path, canvas.chain_id, canvas.address, settings.start_block)
-    daemon = Daemon(canvas, store, load_backend(settings.backend), pinner, account,
+    backend = load_backend(settings.backend, **backend_options(settings))
+    # NVML only where the GPU is used: a CPU render's colours must not depend on a GPU's state.
+    telemetry = (open_telemetry(settings.telemetry_replay, settings.gpu_index)
+                 if settings.telemetry_replay or settings.backend != "noise" else None)
+    daemon = Daemon(canvas, store, backend, pinner, account,
                     artefact_dir=settings.artefact_dir, image_size=settings.image_size,
                     confirmations=settings.confirmations, log_range=settings.log_range,
                     batch_size=settings.batch_size, receipt_timeout=settings.receipt_timeout,
-                    stuck_after=settings.stuck_after)
+                    stuck_after=settings.stuck_after, pools=pools, telemetry=telemetry,
+                    phoenix=PhoenixPolicy(max_temperature_c=settings.max_temperature))
     daemon.check_role()
     return daemon

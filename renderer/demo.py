@@ -2,7 +2,8 @@
 
 Starts Anvil and an IPFS node, deploys with brownie, mints from a collector's
 wallet, lets the daemon render, pin and commit, transfers the token (a
-mutation), waits for the re-render, prints the history, stops everything and
+mutation), waits for the re-render, buys a hue of pigment for the token from the colour
+pools (a re-colouring), waits for that render, prints the history, stops everything and
 leaves its artefacts and `summary.json` under `out/demo/`.
 """
 
@@ -24,6 +25,7 @@ from .daemon import open_daemon
 from .errors import SetupError
 from .history import format_history, token_history
 from .nodes import PROJECT_ROOT, AnvilNode, IpfsNode
+from .pools import format_pools, read_pool_state
 
 #: Private keys of Anvil's default dev accounts 1-3 (mnemonic "test test ... junk").
 #: Public knowledge, funded only on local dev chains: never use them elsewhere.
@@ -33,6 +35,8 @@ ANVIL_KEYS = {
     "second_collector": "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
 }
 DEFAULT_PROMPT = "a lighthouse made of weather, slowly forgetting the sea"
+#: The demo's colour purchase: hue 7 of 12 (210-240 degrees, blues) for 0.05 ETH.
+DEMO_HUE, DEMO_PIGMENT_WEI = 7, 5 * 10**16
 
 
 class Progress:
@@ -67,7 +71,8 @@ def run_demo(out_root: Path = Path("out"), prompt: str = DEFAULT_PROMPT, progres
         progress(f"Anvil at {anvil.url}; IPFS API at {ipfs.api_multiaddr}")
         progress("compiling and deploying ChaosCanvas with brownie")
         record = run_deploy(anvil.url, renderer.address, out / "deployment.json")
-        progress(f"ChaosCanvas at {record['canvas']} (chain {record['chain_id']})")
+        progress(f"ChaosCanvas at {record['canvas']} (chain {record['chain_id']}); "
+                 f"ColourPools at {record['pools']}")
 
         canvas = Canvas(connect(anvil.url), record["canvas"])
         token_id, tx = wallet.mint(canvas, collector, prompt)
@@ -88,6 +93,13 @@ def run_demo(out_root: Path = Path("out"), prompt: str = DEFAULT_PROMPT, progres
         progress(f"transferred token {token_id} to {second.address} (tx {tx}): a mutation")
         daemon.run(until=committed(1), poll_interval=settings.poll_interval, timeout=300)
         progress(f"tokenURI is now {canvas.token_uri(token_id)}")
+
+        pigment, tx = wallet.buy_colour(canvas, daemon.pools, second, token_id, DEMO_HUE, DEMO_PIGMENT_WEI)
+        progress(f"{second.address} bought {pigment / 10**18:,.2f} pigment of hue {DEMO_HUE} for token "
+                 f"{token_id} with {DEMO_PIGMENT_WEI / 10**18} ETH (tx {tx}): a re-colouring")
+        daemon.run(until=committed(2), poll_interval=settings.poll_interval, timeout=300)
+        progress(f"tokenURI is now {canvas.token_uri(token_id)}")
+        print(format_pools(read_pool_state(daemon.pools)), flush=True)
 
         owner = canvas.owner_of(token_id)
         generations = token_history(daemon.store, token_id)

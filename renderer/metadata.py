@@ -12,6 +12,7 @@ present only when the caller gives it, so older callers' documents keep their sh
     telemetry  the GPU sample the stress painter used, where it came from, and the paint it
                mapped to: renderer.telemetry, renderer.painter
     phoenix    null, or why and how the render was degraded: renderer.phoenix
+    colour     the pools' state and the token's pigment the palette was drawn from: renderer.colour
     renderer.backend  the backend's name and settings (steps, guidance, dtype, ...)
 
 The bytes are canonical JSON (sorted keys, no spaces, ASCII), so equal
@@ -25,6 +26,8 @@ import json
 from . import __version__
 
 RENDERER_NAME = "chaos-canvas-renderer"
+#: A generation's kind as marketplaces show it: a mint, a 1% mutation, or a re-colouring.
+KIND_LABELS = {"mint": "Mint", "mutation": "Mutation", "recolour": "Re-colouring"}
 
 
 def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, seed: str, minter: str,
@@ -32,12 +35,14 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
                    mask_pixels: int, changed_pixel_fraction: float, palette: list[str], width: int, height: int,
                    model_id: str, chain_id: int, canvas: str, event: dict, memory: dict | None = None,
                    telemetry: dict | None = None, phoenix: dict | None = None, backend: dict | None = None,
-                   ) -> dict:
+                   colour: dict | None = None) -> dict:
     """The metadata document of one generation."""
-    kind_label = "Mint" if kind == "mint" else "Mutation"
+    kind_label = KIND_LABELS[kind]
     extra_attributes = []
     if telemetry is not None:
         extra_attributes.append({"trait_type": "GPU telemetry", "value": telemetry.get("source", "absent")})
+    if colour is not None:
+        extra_attributes.extend({"trait_type": "Crashed hue held", "value": hue} for hue in colour["crashed_held"])
     if phoenix:
         extra_attributes.append({"trait_type": "Phoenix", "value": f"Reborn ({phoenix.get('reason')})"})
     document = {
@@ -75,7 +80,7 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
     provenance = document["provenance"]
     if backend is not None:
         provenance["renderer"]["backend"] = backend
-    for key, value in (("memory", memory), ("telemetry", telemetry), ("phoenix", phoenix)):
+    for key, value in (("memory", memory), ("telemetry", telemetry), ("phoenix", phoenix), ("colour", colour)):
         if value is not None:
             provenance[key] = value
     if "memory" in provenance and "phoenix" not in provenance:

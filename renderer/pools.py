@@ -93,3 +93,26 @@ def format_pools(states: list[HueState]) -> str:
     if not states:
         lines.append("(no pools)")
     return "\n".join(lines)
+
+
+def open_pools(canvas, address: str | None = None):
+    """The web3 ColourPools contract of `canvas`: at `address` if given (checked to hold the
+    canvas's POOLS_ROLE), else the one that holds it now; None for a canvas without pools."""
+    from web3 import Web3
+
+    from .errors import SetupError
+    from .gallery.pools import POOLS_ROLE, find_pools
+
+    if address is None:
+        address = find_pools(canvas)
+        if address is None:
+            return None
+    elif not Web3.is_address(address):
+        raise SetupError(f"{address!r} is not an address: fix CHAOS_POOLS / --pools")
+    address = Web3.to_checksum_address(address)
+    if not canvas.w3.eth.get_code(address):
+        raise SetupError(f"no contract code at the pools address {address}: fix CHAOS_POOLS / --pools")
+    if not canvas.contract.functions.hasRole(POOLS_ROLE, address).call():
+        raise SetupError(f"{address} does not hold POOLS_ROLE on the canvas {canvas.address}: its trades "
+                         "cannot re-colour tokens; give the pools the canvas's admin grants the role to")
+    return canvas.w3.eth.contract(address=address, abi=pools_abi())

@@ -43,11 +43,15 @@ class TokenHistory:
         return next((r for r in self.records if r.generation == generation), None)
 
     def owner_after(self, generation: int) -> str | None:
-        """Who held the token once `generation` existed (the mint's minter, then each mutation's recipient)."""
-        event = self.events.get(generation)
-        if event is None:
-            return None
-        return event.args["minter"] if event.kind == "mint" else event.args["to"]
+        """Who held the token once `generation` existed: the mint's minter, then each mutation's
+        recipient (a re-colouring changes no owner)."""
+        for g in range(generation, -1, -1):
+            event = self.events.get(g)
+            if event is None:
+                return None
+            if event.kind != "recolour":
+                return event.args["minter"] if event.kind == "mint" else event.args["to"]
+        return None
 
 
 def _fetch(ipfs, cid: str) -> bytes | None:

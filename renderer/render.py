@@ -6,8 +6,12 @@ chain, no store, no GPU sensor and no network, so anyone holding the same inputs
 same bytes. The steps of a generation:
 
     mint:      backend.create -> stress painter                      -> fresh age layer
-    mutation:  backend.propose_mutation -> stress painter -> memory blend over the mask
-               -> renderer.mask.apply_mask (exactly the mask changes) -> age layer advanced
+    mutation:  backend.propose_mutation -> stress painter -> crash split -> memory blend over
+               the mask -> renderer.mask.apply_mask (exactly the mask changes) -> age layer advanced
+    recolour:  the parent graded toward the new palette -> crash split -> age layer carried
+
+Every kind draws with `renderer.colour.render_palette`: the minter's base palette pulled toward
+the token's pigment and the pool prices at the event's block (when the pools are known).
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import numpy as np
 
 from .backends import Backend
 from .chain import CanvasEvent
+from .backends.grade import tint
 from .cid import file_cid
+from .colour import RECOLOUR_STRENGTH, ColourInputs, channel_split, render_palette
 from .hashing import derive_key
 from .mask import apply_mask, changed_pixel_fraction, mask_digest, mutation_mask
 from .memory import FORMAT as AGE_FORMAT
@@ -103,37 +109,51 @@ def _parent_layer(parent: Parent, previous: np.ndarray, event: CanvasEvent) -> A
     return layer
 
 
+def _recolour(previous: np.ndarray, palette, colour: ColourInputs | None) -> np.ndarray:
+    """A re-colouring: the parent's whole picture graded toward the new palette, split if crashed."""
+    image = tint(previous, palette, RECOLOUR_STRENGTH)
+    return channel_split(image, len(colour.crashed_held) if colour else 0)
+
+
 def render(event: CanvasEvent, origin: Origin, parent: Parent | None, backend: Backend, *,
            chain_id: int, canvas: str, size: int, telemetry: Reading | None = None,
-           degrade: Degradation | None = None) -> Rendered:
-    palette = base_palette(origin.minter)
+           degrade: Degradation | None = None, colour: ColourInputs | None = None) -> Rendered:
+    palette = render_palette(base_palette(origin.minter), colour)
+    crashed = len(colour.crashed_held) if colour else 0
     reading = telemetry or ABSENT
     stress = paint_for(reading.sample)
     active = _backend_for(backend, degrade)
     prompt = degrade.prompt if degrade else origin.prompt
     parent_layer_cid = None
+    entropy = digest = None
+    mask_pixels = 0
     if event.kind == "mint":
         side = degrade.mint_size(size) if degrade else size
         image = active.create(prompt, origin.seed, palette, side, side)
-        image = paint(image, stress, derive_key(origin.seed, "strokes"))
+        image = channel_split(paint(image, stress, derive_key(origin.seed, "strokes")), crashed)
         layer = AgeLayer.fresh(side, side, event.generation)
-        entropy = digest = None
-        fraction, mask_pixels = 1.0, 0
+        fraction = 1.0
     else:
         if parent is None:
-            raise ValueError(f"a mutation of token {event.token_id} needs its parent generation")
+            raise ValueError(f"generation {event.generation} of token {event.token_id} needs its parent generation")
         previous = decode_png(parent.image_png)
         height, width, _ = previous.shape
-        entropy = bytes.fromhex(event.args["entropy"][2:])
-        mask = mutation_mask(entropy, width, height)
         parent_layer = _parent_layer(parent, previous, event)
         parent_layer_cid = file_cid(parent.age_layer) if parent.age_layer is not None else None
-        proposal = _propose(active, previous, prompt, origin.seed, entropy, palette, mask, degrade)
-        proposal = paint(proposal, stress, derive_key(origin.seed, entropy, "strokes"))
-        proposal = blend(previous, proposal, parent_layer, mask, event.generation)
-        image = apply_mask(previous, proposal, mask)
-        layer = parent_layer.advance(mask, event.generation)
-        digest, mask_pixels = mask_digest(mask), len(mask)
+        if event.kind == "recolour":
+            # A re-colouring repaints no pixel's history: the age layer carries over unchanged.
+            image = _recolour(previous, palette, colour)
+            layer = parent_layer.carry(event.generation)
+        else:
+            entropy = bytes.fromhex(event.args["entropy"][2:])
+            mask = mutation_mask(entropy, width, height)
+            proposal = _propose(active, previous, prompt, origin.seed, entropy, palette, mask, degrade)
+            proposal = paint(proposal, stress, derive_key(origin.seed, entropy, "strokes"))
+            proposal = channel_split(proposal, crashed)
+            proposal = blend(previous, proposal, parent_layer, mask, event.generation)
+            image = apply_mask(previous, proposal, mask)
+            layer = parent_layer.advance(mask, event.generation)
+            digest, mask_pixels = mask_digest(mask), len(mask)
         fraction = changed_pixel_fraction(previous, image)
     image_png = encode_png(np.ascontiguousarray(image))
     image_cid = file_cid(image_png)
@@ -156,7 +176,8 @@ def render(event: CanvasEvent, origin: Origin, parent: Parent | None, backend: B
         telemetry={**reading.to_provenance(), "paint": stress.to_json() if stress else None,
                    "rule": "renderer.painter"},
         phoenix=phoenix,
-        backend={"name": backend.name, "settings": dict(getattr(active, "settings", {}))})
+        backend={"name": backend.name, "settings": dict(getattr(active, "settings", {}))},
+        colour=colour.to_provenance() if colour else None)
     metadata = encode_metadata(document)
     return Rendered(image_png, image_cid, metadata, file_cid(metadata), fraction, age_layer, age_layer_cid,
                     degrade.reason if degrade else None)
@@ -164,11 +185,12 @@ def render(event: CanvasEvent, origin: Origin, parent: Parent | None, backend: B
 
 def recorded_inputs(provenance: dict) -> dict:
     """The keyword inputs of `render` that a metadata file records beyond the chain's events:
-    telemetry, degrade and size. `render(event, origin, parent, backend, chain_id=..., canvas=...,
+    telemetry, degrade, size and colour inputs. `render(event, origin, parent, backend, chain_id=..., canvas=...,
     **recorded_inputs(provenance))` repeats the render (the parent's age layer comes from the
     parent's files, or from `renderer.memory.replay_layer` and the chain)."""
     phoenix = provenance.get("phoenix")
     image = provenance.get("image") or {}
     size = phoenix["requested_size"] if phoenix else image.get("width", 256)
     return {"telemetry": Reading.from_provenance(provenance.get("telemetry")),
-            "degrade": Degradation.from_provenance(phoenix), "size": size}
+            "degrade": Degradation.from_provenance(phoenix), "size": size,
+            "colour": ColourInputs.from_provenance(provenance.get("colour"))}

@@ -10,9 +10,15 @@ For every generation, walking the metadata's parent links down from the latest c
   parent-link    generation 0 has no parent; every other generation's parent is generation - 1
   image-cid      the image named by the metadata exists and hashes to its CID
   mask           (mutations) the pixels that differ from the parent are exactly the mask
-                 recomputed from the chain's entropy (renderer.mask.mutation_mask)
-  rerender       (deterministic backends) rendering again from the chain's inputs gives the same
-                 image and metadata bytes
+                 recomputed from the chain's entropy (renderer.mask.mutation_mask); re-colourings
+                 have no mask: they are checked by re-rendering
+  age-layer      the age layer the metadata names is the one recomputed from the chain's
+                 mutation entropies (renderer.memory.replay_layer)
+  colour         the pool state and pigment the palette was drawn from are what the colour
+                 pools (holding the canvas's POOLS_ROLE) said at the event's block
+  rerender       (deterministic backends) rendering again from the chain's inputs and the
+                 inputs the metadata records (telemetry, phoenix, colour) gives the same image and
+                 metadata bytes
   commit         every CID the canvas ever committed for the token is the one on this walk
 
 Any failure names its generation and check; the command then exits with code 1.
@@ -27,10 +33,13 @@ import numpy as np
 from .backends import BACKENDS
 from .chain import Canvas
 from .cid import file_cid
+from .colour import read_colour_inputs
 from .mask import changed_indices, mask_digest, mutation_mask
+from .memory import replay_layer
 from .png import decode_png
+from .pools import pools_abi
 from .provenance import GenerationRecord, TokenHistory, load_history
-from .render import Origin, Parent, render
+from .render import Origin, Parent, recorded_inputs, render
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,9 @@ class Verifier:
         image = self._verify_image(record)
         if event.kind == "mutation" and image is not None and parent is not None and parent.image_png:
             self._verify_mask(record, event, decode_png(parent.image_png), image)
+        if image is not None:
+            self._verify_age_layer(record, image)
+        self._verify_colour(record, event)
         if rerender:
             self._verify_rerender(record, parent, event)
 
@@ -144,17 +156,64 @@ class Verifier:
         self._check(g, "mask", (record.provenance.get("mask") or {}).get("digest") == mask_digest(mask),
                     "the metadata's mask digest is not the digest of the recomputed mask")
 
+    def _replayed_layer(self, generation: int, width: int, height: int):
+        """The age layer of `generation`, from the chain's mutation entropies alone."""
+        mutations = [(g, bytes.fromhex(e.args["entropy"][2:])) for g, e in self.history.events.items()
+                     if e.kind == "mutation"]
+        return replay_layer(width, height, generation, mutations)
+
+    def _verify_age_layer(self, record: GenerationRecord, image: np.ndarray) -> None:
+        memory = record.provenance.get("memory")
+        if not memory:
+            return  # rendered before mutation memory existed
+        height, width, _ = image.shape
+        expected = file_cid(self._replayed_layer(record.generation, width, height).encode())
+        named = (memory.get("age_layer") or {}).get("cid")
+        self._check(record.generation, "age-layer", named == expected,
+                    f"the metadata names age layer {named}; the chain's mutations give {expected}")
+
+    def _verify_colour(self, record: GenerationRecord, event) -> None:
+        recorded = record.provenance.get("colour")
+        if not recorded:
+            return
+        g = record.generation
+        if not self._check(g, "colour", recorded.get("block") == event.block_number,
+                           f"colours read at block {recorded.get('block')}, the event is in {event.block_number}"):
+            return
+        w3 = self.canvas.w3
+        try:
+            pools = w3.eth.contract(address=recorded["pools"], abi=pools_abi())
+            role = self.canvas.contract.functions.POOLS_ROLE().call()
+            holds = self.canvas.contract.functions.hasRole(role, pools.address).call(
+                block_identifier=event.block_number)
+            on_chain = read_colour_inputs(pools, self.history.token_id, event.block_number).to_provenance()
+        except Exception as exc:  # a node without that block's state, or no pools contract there
+            self._check(g, "colour", False, f"the node cannot say what the pools held at block "
+                                            f"{event.block_number}: {type(exc).__name__}: {exc}")
+            return
+        if not self._check(g, "colour", holds, f"{recorded['pools']} did not hold the canvas's POOLS_ROLE"):
+            return
+        wrong = sorted(k for k in on_chain if on_chain[k] != recorded.get(k))
+        self._check(g, "colour", not wrong, f"the metadata's {', '.join(wrong)} differ from the pools' "
+                                            f"state at block {event.block_number}")
+
     def _verify_rerender(self, record: GenerationRecord, parent: GenerationRecord | None, event) -> None:
         model = (record.provenance.get("renderer") or {}).get("model")
         backend = _deterministic_backend(model)
         if backend is None:
             return  # a non-deterministic model (diffusion on a GPU) cannot be re-rendered bit for bit
-        image = (record.provenance.get("image") or {})
-        parent_input = Parent(parent.image_png, parent.metadata_cid) if parent and parent.image_png else None
+        parent_input = None
+        if parent and parent.image_png:
+            layer = None
+            if parent.provenance.get("memory"):
+                height, width, _ = decode_png(parent.image_png).shape
+                layer = self._replayed_layer(parent.generation, width, height).encode()
+            parent_input = Parent(parent.image_png, parent.metadata_cid, layer)
         if event.kind != "mint" and parent_input is None:
             return
         again = render(event, Origin.from_mint(self.history.events[0]), parent_input, backend,
-                       chain_id=self.canvas.chain_id, canvas=self.canvas.address, size=image.get("width", 256))
+                       chain_id=self.canvas.chain_id, canvas=self.canvas.address,
+                       **recorded_inputs(record.provenance))
         self._check(record.generation, "rerender", again.image_cid == record.image_cid,
                     f"re-rendering gives image {again.image_cid}, not {record.image_cid}")
         self._check(record.generation, "rerender", again.metadata_cid == record.metadata_cid,

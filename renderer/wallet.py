@@ -1,4 +1,4 @@
-"""Collector actions, signed by the collector's own key: mint and transfer."""
+"""Collector actions, signed by the collector's own key: mint, transfer, buy colour."""
 
 from __future__ import annotations
 
@@ -48,3 +48,32 @@ def transfer(canvas: Canvas, account: LocalAccount, token_id: int, to: str) -> s
         raise BadInput(f"token {token_id} belongs to {owner}, not to {account.address}")
     call = canvas.contract.functions.transferFrom(account.address, Web3.to_checksum_address(to), token_id)
     return transactions.transact(canvas.w3, account, call)["transactionHash"].to_0x_hex()
+
+
+def buy_colour(canvas: Canvas, pools, account: LocalAccount, token_id: int, hue: int, eth_wei: int, *,
+               slippage_bps: int = 100, deadline_seconds: int = 600) -> tuple[int, str]:
+    """Buy pigment of `hue` for `token_id` with `eth_wei` (fee included), accepting at most
+    `slippage_bps` less pigment than quoted now; returns (pigment bought, transaction hash).
+    Anyone may buy for any token: the pigment is credited to the token, which is re-coloured."""
+    functions = pools.functions
+    hue_count = functions.hueCount().call()
+    if not 0 <= hue < hue_count:
+        raise BadInput(f"hue {hue} does not exist: the pools have hues 0 to {hue_count - 1} "
+                       f"({360 // hue_count} degrees each)")
+    if eth_wei <= 0:
+        raise BadInput("say how much ETH to spend on pigment, e.g. --eth 0.01")
+    if canvas.owner_of(token_id) is None:
+        raise BadInput(f"token {token_id} does not exist on {canvas.address}")
+    if not 0 <= slippage_bps < 10_000:
+        raise BadInput(f"slippage of {slippage_bps} basis points is not between 0 and 9999")
+    balance = canvas.w3.eth.get_balance(account.address)
+    if balance < eth_wei:
+        raise BadInput(f"{account.address} holds {Web3.from_wei(balance, 'ether')} ETH, less than the "
+                       f"{Web3.from_wei(eth_wei, 'ether')} ETH to spend (plus gas)")
+    quote = functions.quoteBuy(hue, eth_wei).call()
+    min_out = quote * (10_000 - slippage_bps) // 10_000
+    deadline = canvas.w3.eth.get_block("latest")["timestamp"] + deadline_seconds
+    receipt = transactions.transact(canvas.w3, account, functions.buy(token_id, hue, min_out, deadline),
+                                    value=eth_wei)
+    (event,) = pools.events.Bought().process_receipt(receipt, errors=DISCARD)
+    return event.args.pigmentOut, receipt["transactionHash"].to_0x_hex()

@@ -60,11 +60,21 @@ def test_demo_runs_from_nothing_and_writes_its_summary(tmp_path):
     (token,) = summary["tokens"]
     assert token["id"] == 1 and token["owner"].startswith("0x")
     gens = token["generations"]
-    assert [g["generation"] for g in gens] == [0, 1]
+    assert [g["generation"] for g in gens] == [0, 1, 2]
     for g in gens:
         assert g["metadata_cid"].startswith("bafkrei") and g["image_cid"].startswith("bafkrei")
         assert (PROJECT_ROOT / g["image_path"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert not Path(g["metadata_path"]).is_absolute()
     assert gens[0]["changed_pixel_fraction"] == 1.0
     assert gens[1]["changed_pixel_fraction"] == 655 / 65536
+    # Generation 2 is the demo's colour purchase: a re-colouring of the whole picture, no mask.
+    assert gens[2]["changed_pixel_fraction"] > 0.5
+    recolour = json.loads((PROJECT_ROOT / gens[2]["metadata_path"]).read_text())
+    provenance = recolour["provenance"]
+    assert provenance["kind"] == "recolour" and provenance["mask"] is None
+    assert {"trait_type": "Kind", "value": "Re-colouring"} in recolour["attributes"]
+    weights = [int(w) for w in provenance["colour"]["weights"]]
+    assert weights[7] > 0 and sum(weights) == weights[7]  # the demo bought hue 7 only
+    assert provenance["palette"] != json.loads((PROJECT_ROOT / gens[1]["metadata_path"]).read_text())[
+        "provenance"]["palette"]
     assert "stopping Anvil and IPFS" in result.stdout

@@ -13,3 +13,7 @@ def mint_event(token_id=1, prompt="a storm over the harbour", block=2, seed="0x"
 def mutation_event(token_id=1, generation=1, block=4, entropy="0x" + "e7" * 32):
     return CanvasEvent("mutation", token_id, generation, block, "0x" + "b2" * 32, "0x" + "a2" * 32, 1,
                        {"entropy": entropy, "from": MINTER, "to": "0x" + "90" * 20})
+
+
+def recolour_event(token_id=1, generation=1, block=5):
+    return CanvasEvent("recolour", token_id, generation, block, "0x" + "b3" * 32, "0x" + "a3" * 32, 2, {})

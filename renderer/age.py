@@ -1,0 +1,55 @@
+"""`chaos age TOKEN`: a token's pixel-age map, from the chain and IPFS alone.
+
+The chain's RenderCommitted events name each generation's metadata; the metadata names its
+age layer (`provenance.memory.age_layer`, format chaos-age/1, see renderer.memory); the layer,
+fetched from IPFS and checked against its CID, becomes a greyscale PNG.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .chain import Canvas, connect
+from .cid import file_cid
+from .errors import ChaosError
+from .ipfs import Replicas
+from .memory import write_age_png
+
+
+def age_layer_of(canvas: Canvas, ipfs, token_id: int, generation: int | None = None) -> tuple[int, bytes]:
+    """(generation, age-layer bytes) of the token's latest commit, or of `generation`."""
+    commits = canvas.commits(token_id)
+    if not commits:
+        raise ChaosError(f"token {token_id} has no committed render yet: run the daemon, then try again")
+    if generation is None:
+        commit = commits[-1]
+    else:
+        commit = next((c for c in commits if c["generation"] == generation), None)
+        if commit is None:
+            have = ", ".join(str(c["generation"]) for c in commits)
+            raise ChaosError(f"generation {generation} of token {token_id} was never committed "
+                             f"(committed: {have})")
+    metadata = json.loads(ipfs.cat(commit["cid"]))
+    memory = (metadata.get("provenance") or {}).get("memory")
+    if not memory:
+        raise ChaosError(f"generation {commit['generation']} of token {token_id} was rendered before "
+                         "mutation memory existed: it has no age layer")
+    cid = memory["age_layer"]["cid"]
+    layer = ipfs.cat(cid)
+    if file_cid(layer) != cid:
+        raise ChaosError(f"the age layer fetched for {cid} hashes to {file_cid(layer)}: the IPFS node "
+                         "served other bytes")
+    return commit["generation"], layer
+
+
+def write_token_age_map(settings, token_id: int, generation: int | None = None, channel: str = "age",
+                        output: Path | None = None) -> Path:
+    canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+    ipfs = Replicas(settings.ipfs_api, settings.ipfs_timeout)
+    try:
+        generation, layer = age_layer_of(canvas, ipfs, token_id, generation)
+    finally:
+        ipfs.close()
+    path = output or settings.out_dir / "age" / f"token-{token_id}-gen-{generation}-{channel}.png"
+    return write_age_png(layer, path, channel)
