@@ -1,8 +1,9 @@
 """`chaos pins audit`: is every CID ever committed still pinned on every endpoint?
 
 Art on IPFS vanishes when nobody keeps it pinned. For every token, every
-metadata CID the canvas ever committed (its RenderCommitted events) and the
-image CID inside that metadata must be pinned on every configured endpoint.
+metadata CID the canvas ever committed (its RenderCommitted events), and the
+image and age layer (mutation memory) that metadata names, must be pinned on
+every configured endpoint.
 What is missing is pinned again, from the daemon's artefact store or, failing
 that, from another endpoint that still has it.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .chain import Canvas
+from .cid import file_cid
 from .errors import IpfsUnavailable
 from .ipfs import Replicas
 from .store import JobStore
@@ -32,12 +34,16 @@ class AuditReport:
 
 
 def committed_cids(canvas: Canvas, store: JobStore, replicas: Replicas) -> dict[str, Path | None]:
-    """Every committed metadata CID and its image CID, with the local file holding it, if any."""
+    """Every committed metadata CID and the image and age-layer CIDs it names, with the local
+    file holding each, if any."""
     local = {}
     for job in store.jobs():
         if job.metadata_cid:
             local[job.metadata_cid] = Path(job.metadata_path)
             local[job.image_cid] = Path(job.image_path)
+            age = Path(job.image_path).with_suffix(".age")  # renderer.daemon.Daemon.age_path
+            if age.exists():
+                local[file_cid(age.read_bytes())] = age
     wanted: dict[str, Path | None] = {}
     total = canvas.contract.functions.totalMinted().call()
     for token_id in range(1, total + 1):
@@ -48,8 +54,12 @@ def committed_cids(canvas: Canvas, store: JobStore, replicas: Replicas) -> dict[
                 metadata = local[cid].read_bytes() if cid in local and local[cid].exists() else replicas.cat(cid)
             except IpfsUnavailable:
                 continue  # no copy anywhere: the audit reports the metadata CID itself as unrecoverable
-            image = json.loads(metadata)["image"].removeprefix("ipfs://")
+            document = json.loads(metadata)
+            image = document["image"].removeprefix("ipfs://")
             wanted[image] = local.get(image)
+            memory = (document.get("provenance") or {}).get("memory")
+            if memory:
+                wanted[memory["age_layer"]["cid"]] = local.get(memory["age_layer"]["cid"])
     return wanted
 
 

@@ -115,7 +115,14 @@ class Daemon:
         (a node that is not an archive forgets old state), and kept with the job."""
         if self.pools is None:
             return event
-        inputs = read_colour_inputs(self.pools, event.token_id, event.block_number)
+        try:
+            inputs = read_colour_inputs(self.pools, event.token_id, event.block_number)
+        except RPC_OUTAGES:
+            raise
+        except Exception as exc:  # e.g. "missing trie node": the node pruned that block's state
+            raise SetupError(f"the node cannot say what the colour pools held at block {event.block_number} "
+                             f"({type(exc).__name__}: {exc}); point --rpc-url at an archive node, or one that still "
+                             "keeps the state of the blocks being read: every render's colours come from them") from None
         return replace(event, colour=inputs.to_provenance())
 
     def _rewind_if_reorged(self) -> None:

@@ -13,25 +13,15 @@ CHAOS_POOLS         ColourPools address; without it, the latest ColourPools depl
                     knows, else the "pools" of build/deployments/chaos-<chain id>.json
 """
 
-import json
 import os
-from pathlib import Path
 
-from brownie import ColourPools, chain, web3
+from brownie import ColourPools, web3
 
-from scripts.mint import account
+from scripts.mint import account, deployed
 
 
 def pools():
-    address = os.environ.get("CHAOS_POOLS")
-    if address:
-        return ColourPools.at(address)
-    if ColourPools:
-        return ColourPools[-1]
-    record = Path(f"build/deployments/chaos-{chain.id}.json")
-    if record.is_file() and "pools" in json.loads(record.read_text()):
-        return ColourPools.at(json.loads(record.read_text())["pools"])
-    raise SystemExit("no ColourPools deployment known on this network: set CHAOS_POOLS to its address")
+    return deployed(ColourPools, "CHAOS_POOLS", "pools")
 
 
 def main():

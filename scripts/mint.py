@@ -26,16 +26,21 @@ def account():
     raise SystemExit("set CHAOS_ACCOUNT to the id of a brownie keystore account (`brownie accounts list`)")
 
 
-def canvas():
-    address = os.environ.get("CHAOS_CANVAS")
+def deployed(container, variable, record_key):
+    """The contract at $variable, else the last one brownie deployed, else the deployment record's."""
+    address = os.environ.get(variable)
     if address:
-        return ChaosCanvas.at(address)
-    if ChaosCanvas:
-        return ChaosCanvas[-1]
+        return container.at(address)
+    if container:
+        return container[-1]
     record = Path(f"build/deployments/chaos-{chain.id}.json")
-    if record.is_file():
-        return ChaosCanvas.at(json.loads(record.read_text())["canvas"])
-    raise SystemExit("no ChaosCanvas deployment known on this network: set CHAOS_CANVAS to its address")
+    if record.is_file() and record_key in json.loads(record.read_text()):
+        return container.at(json.loads(record.read_text())[record_key])
+    raise SystemExit(f"no {container._name} deployment known on this network: set {variable} to its address")
+
+
+def canvas():
+    return deployed(ChaosCanvas, "CHAOS_CANVAS", "canvas")
 
 
 def main():

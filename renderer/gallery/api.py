@@ -17,8 +17,10 @@ from collections import OrderedDict
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
+from ..cid import file_cid
 from ..errors import IpfsUnavailable
 from ..history import chain_history_rows
+from ..memory import age_png
 from ..provenance import load_history
 from . import pools as colour_pools
 
@@ -171,8 +173,8 @@ class Gallery:
         generations = []
         previous_owner = None
         for row, record in zip(rows, history.records):
-            age = record.provenance.get("age")
-            age = {"cid": age["cid"], "format": age.get("format")} if isinstance(age, dict) and age.get("cid") else None
+            layer = (record.provenance.get("memory") or {}).get("age_layer")
+            age = {"cid": layer["cid"], "format": layer.get("format")} if isinstance(layer, dict) and layer.get("cid") else None
             generation = {**row, "kind": row["kind"] or record.provenance.get("kind"),
                           "owner": row["owner"] or previous_owner, "age": age}
             previous_owner = generation["owner"]
@@ -204,6 +206,17 @@ class Gallery:
         return {"pools": self.pools_address, "message": None, "hues": hues, "history": history}
 
     # ------------------------------------------------------------------ bytes by CID
+
+    def age_map(self, cid: str) -> bytes:
+        """The age layer `cid` (renderer.memory, a binary format browsers cannot show) drawn as a PNG.
+        Raises LookupError for a CID that is not one of this canvas's age layers."""
+        data, _ = self.content(cid)
+        if file_cid(data) != cid:
+            raise LookupError(f"the IPFS node served other bytes for {cid}")
+        try:
+            return age_png(data)
+        except ValueError:
+            raise LookupError(f"{cid} is not an age layer") from None
 
     def content(self, cid: str) -> tuple[bytes, str]:
         """The bytes of a CID one of this canvas's tokens names, and their content type.

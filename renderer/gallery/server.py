@@ -93,6 +93,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(gallery.token(int(path.removeprefix("/api/tokens/"))))
             elif path == "/api/pools":
                 self._json(gallery.pools())
+            elif path.startswith("/age/") and path.endswith(".png"):
+                png = gallery.age_map(path.removeprefix("/age/").removesuffix(".png"))
+                self._send(HTTPStatus.OK, png, "image/png", cache="public, max-age=31536000, immutable")
             elif path.startswith("/ipfs/"):
                 cid = path.removeprefix("/ipfs/")
                 data, content_type = gallery.content(cid)

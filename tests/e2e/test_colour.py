@@ -91,10 +91,11 @@ def test_forged_colour_inputs_are_caught(canvas, settings, ipfs_node):
     daemon.run(until=committed(daemon, token_id, 0), poll_interval=0.1, timeout=60)
     wallet.buy_colour(canvas, daemon.pools, COLLECTOR, token_id, 5, ETH // 10)
     daemon.read_chain(), daemon.render_ready()
-    honest = json.loads(open(daemon.store.job(token_id, 1).metadata_path).read())
-    forged = json.loads(json.dumps(honest))
-    forged["provenance"]["colour"]["weights"][5] = str(10**24)  # claims far more pigment than was bought
+    job = daemon.store.job(token_id, 1)
     pinner = Pinner(ipfs_node.api_multiaddr)
+    pinner.pin(open(job.image_path, "rb").read())  # the honest image: only the colour inputs are forged
+    forged = json.loads(open(job.metadata_path).read())
+    forged["provenance"]["colour"]["weights"][5] = str(10**24)  # claims far more pigment than was bought
     cid = pinner.pin(encode_metadata(forged))
     transactions.transact(canvas.w3, RENDERER, canvas.contract.functions.commit(token_id, 1, cid))
     failed = {(c.generation, c.name) for c in failures(verify_token(canvas, pinner, token_id))}

@@ -23,6 +23,7 @@ from renderer.gallery import serve_gallery
 from renderer.gallery.api import NO_POOLS
 from renderer.history import chain_history_rows
 from renderer.ipfs import Replicas
+from renderer.png import decode_png
 from renderer.nodes import PROJECT_ROOT, node_modules
 from renderer.provenance import load_history
 
@@ -108,7 +109,10 @@ def _check_api(server, canvas, ipfs_node, deployment, tokens):
     assert all(g["palette"] for g in detail["generations"]) and detail["prompt"] == "a lighthouse made of weather"
     assert detail["pending"] == [] and detail["problems"] == []
     for generation in detail["generations"]:
-        assert generation["age"] is None or generation["age"]["cid"]
+        assert generation["age"]["format"] == "chaos-age/1"
+        status, content_type, body = _get(server, f"/age/{generation['age']['cid']}.png")
+        assert (status, content_type) == (200, "image/png")
+        assert decode_png(body).shape == (64, 64, 3)
 
     image_cid = detail["generations"][0]["image_cid"]
     status, content_type, body = _get(server, f"/ipfs/{image_cid}")
@@ -160,7 +164,8 @@ def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
     assert token["first"]["changed"] == "100 % (the first image)"
     assert token["back"]["changed"] == f"{40 / 4096 * 100:.4f} %"
     assert token["first"]["cid"] != token["back"]["cid"] and token["back"]["src"] == f"/ipfs/{token['back']['cid']}"
-    assert token["back"]["palette"] and not token["back"]["age_panel_visible"]  # no age layer in these renders
+    assert token["back"]["palette"] and token["back"]["age_panel_visible"]  # every render has an age layer
+    assert summary["age"]["latest"]["src"].startswith("/age/") and summary["age"]["first"]["width"] == 64
     if deployment.get("pools"):
         assert token["back"]["pools_series"] >= 2
     else:

@@ -217,11 +217,12 @@ def test_replicas_and_the_pin_audit_restore_what_was_garbage_collected(canvas, s
     token_id, _ = wallet.mint(canvas, COLLECTOR, "kept alive")
     daemon.run(until=committed(daemon, token_id, 0), poll_interval=0.1, timeout=60)
     job = daemon.store.job(token_id, 0)
+    age_cid = json.loads(open(job.metadata_path).read())["provenance"]["memory"]["age_layer"]["cid"]
     replica = Pinner(second_ipfs.api_multiaddr, timeout=5)
-    assert {job.metadata_cid, job.image_cid} <= replica.pinned()
+    assert {job.metadata_cid, job.image_cid, age_cid} <= replica.pinned()
 
     # Someone unpins and garbage-collects the second node.
-    for cid in (job.metadata_cid, job.image_cid):
+    for cid in (job.metadata_cid, job.image_cid, age_cid):
         replica.client.pin.rm(cid)
     list(replica.client.repo.gc())
     assert job.image_cid not in replica.pinned()
@@ -229,12 +230,12 @@ def test_replicas_and_the_pin_audit_restore_what_was_garbage_collected(canvas, s
     replicas = Replicas(apis, timeout=5)
     dry = audit_pins(canvas, daemon.store, replicas, repair=False)
     missing = {cid for api, cid in dry.missing if api == second_ipfs.api_multiaddr}
-    assert {job.metadata_cid, job.image_cid} <= missing
+    assert {job.metadata_cid, job.image_cid, age_cid} <= missing
     assert not any(api == ipfs_node.api_multiaddr for api, _ in dry.missing)
 
     fixed = audit_pins(canvas, daemon.store, replicas, repair=True)
-    assert fixed.healthy and len(fixed.repaired) == len(fixed.missing) >= 2
-    assert {job.metadata_cid, job.image_cid} <= replica.pinned()
+    assert fixed.healthy and len(fixed.repaired) == len(fixed.missing) >= 3
+    assert {job.metadata_cid, job.image_cid, age_cid} <= replica.pinned()
     assert replica.cat(job.image_cid) == open(job.image_path, "rb").read()
     assert not audit_pins(canvas, daemon.store, replicas, repair=False).missing
 

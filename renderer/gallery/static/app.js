@@ -130,7 +130,7 @@ async function showToken(id) {
   const image = h("img", { id: "gen-image", alt: "" });
   const ageImage = h("img", { id: "age-image", alt: "pixel age map" });
   const agePanel = h("figure", { id: "age-panel", class: "frame small", hidden: true },
-    ageImage, h("figcaption", { class: "muted" }, "Pixel age: brighter pixels were redrawn more recently"));
+    ageImage, h("figcaption", { class: "muted" }, "Pixel age: black was repainted by this generation; white is as old as the token"));
   ageImage.addEventListener("error", () => { agePanel.hidden = true; });
   const label = h("output", { id: "gen-number", for: "scrubber" });
   const of = h("span", { class: "of muted" });
@@ -149,7 +149,7 @@ async function showToken(id) {
     of.textContent = ` of 0–${rows[rows.length - 1].generation}${index === rows.length - 1 ? " (latest)" : ""}`;
     if (row.age) {
       agePanel.hidden = false;
-      ageImage.src = `/ipfs/${row.age.cid}`;
+      ageImage.src = `/age/${row.age.cid}.png`;  // the gallery draws the binary age layer as a PNG
     } else {
       agePanel.hidden = true;
       ageImage.removeAttribute("src");
