@@ -45,8 +45,9 @@ browser:
 test: setup browser
 	$(VENV)/bin/python -m pytest -p no:cacheprovider
 
+# Gas of the canvas and the colour pools beside a Uniswap v2 swap (brownie's scripts/gas*.py).
 gas: setup
-	$(VENV)/bin/brownie run scripts/gas.py
+	$(VENV)/bin/chaos bench gas
 
 # Refresh the ABI the renderer ships (a test fails when it drifts from the contract).
 abi: setup

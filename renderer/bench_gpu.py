@@ -2,6 +2,7 @@
 
     python -m renderer.bench_gpu [--steps 1 4 20] [--size 512] [--repeats 3] [--json FILE]
     python -m renderer.bench_gpu --device cpu --tiny     # a seconds-long smoke run of this script
+    chaos bench gpu [same options]                       # the same, from the `chaos` command
 
 The model is SD 1.5's UNet (859.5 M parameters), VAE and CLIP ViT-L/14 text encoder, built
 from their configs with random weights (no weights can be downloaded here, and speed does not
@@ -179,29 +180,44 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m renderer.bench_gpu", description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options; shared with `chaos bench gpu`."""
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
     parser.add_argument("--tiny", action="store_true", help="the tiny test model instead of SD 1.5 (smoke run)")
-    parser.add_argument("--steps", type=int, nargs="+", default=[1, 4, 20])
+    parser.add_argument("--steps", type=int, nargs="+", default=[1, 4, 20],
+                        help="denoising step counts to time (default 1 4 20)")
     parser.add_argument("--size", type=int, help="image side in pixels (default 512; 64 with --tiny)")
     parser.add_argument("--repeats", type=int, default=3, help="timed renders per step count (default 3)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m renderer.bench_gpu", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.device.startswith("cuda"):
-        import torch
+def no_cuda_reason(device: str) -> str | None:
+    """Why `device` cannot run here (a CUDA device on a machine without one), in one line; None if it can."""
+    if not device.startswith("cuda"):
+        return None
+    import torch
 
-        if not torch.cuda.is_available():
-            print(f"bench_gpu: no CUDA GPU (torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}). "
-                  "Run it on a machine with an NVIDIA GPU, or smoke-test the script with --device cpu --tiny.",
-                  file=sys.stderr)
-            return NO_CUDA_EXIT
+    if torch.cuda.is_available():
+        return None
+    return (f"no CUDA GPU (torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}). "
+            "Run it on a machine with an NVIDIA GPU, or smoke-test the script with --device cpu --tiny.")
+
+
+def bench(args: argparse.Namespace, prog: str = "bench_gpu") -> int:
+    """Run the benchmark for parsed `add_arguments` options and print the table; `prog` names the
+    command in error lines (the script itself or `chaos bench gpu`)."""
+    reason = no_cuda_reason(args.device)
+    if reason:
+        print(f"{prog}: {reason}", file=sys.stderr)
+        return NO_CUDA_EXIT
     if min(args.steps) < 1 or args.repeats < 1:
-        print("bench_gpu: --steps and --repeats must be at least 1", file=sys.stderr)
+        print(f"{prog}: --steps and --repeats must be at least 1", file=sys.stderr)
         return 2
     report = run(args.device, args.tiny, args.steps, args.size or (64 if args.tiny else 512), args.repeats)
     print(format_report(report))
@@ -209,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return bench(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

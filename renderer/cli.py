@@ -177,6 +177,30 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(audit)
     audit.add_argument("--dry-run", action="store_true", help="report only, pin nothing")
 
+    pools = commands.add_parser(
+        "pools", help="the colour pools: each hue's reserves, price, crash state and rebase index",
+        description="Read every hue's pool from the ColourPools contract (--pools, CHAOS_POOLS, or the contract "
+                    "holding the canvas's POOLS_ROLE) and print reserves, marginal price, crash state (a hue is "
+                    "CRASHED while its pigment reserve is under the floor; overused while it rebases) and the "
+                    "rebase index (what a holder's pigment of the hue is still worth).")
+    pools.add_argument("--pools", help="ColourPools address [CHAOS_POOLS; default: found from the canvas]")
+    pools.add_argument("--json", action="store_true", help="print JSON (wei and pigment units as strings)")
+    _node_options(pools)
+
+    gallery = commands.add_parser(
+        "gallery", help="serve a read-only web gallery of the canvas (127.0.0.1:8000)",
+        description="A web page over the chain and IPFS alone: a grid of tokens; per token a timeline scrubber "
+                    "across generations, the pixel-age map, the palette and the colour pools' prices over time; "
+                    "a mint form that uses the browser's wallet (EIP-1193) when there is one. Read-only: it "
+                    "serves GET only and fetches only the CIDs the canvas's tokens name.")
+    gallery.add_argument("--host", default="127.0.0.1",
+                         help="address to listen on (default %(default)s; anything else is reachable by others)")
+    gallery.add_argument("--port", type=int, default=8000, help="port (default %(default)s; 0 picks a free one)")
+    gallery.add_argument("--pools", help="ColourPools address [CHAOS_POOLS; default: found from the canvas]")
+    gallery.add_argument("--start-block", type=int, help="first block to search for events [CHAOS_START_BLOCK]")
+    _node_options(gallery)
+    _ipfs_option(gallery)
+
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     load = bench_commands.add_parser(
@@ -190,6 +214,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="renders committed one per transaction to measure unbatched gas (default 20)")
     load.add_argument("--image-size", type=int, default=256)
     _store_options(load)
+    bench_commands.add_parser(
+        "gas", help="gas of the canvas and the colour pools, beside a Uniswap v2 swap",
+        description="Run brownie's scripts/gas.py (mint, transfer, commit, a 10-token batch commit) and "
+                    "scripts/gas_amm.py (buy, sell, and a Uniswap v2 pair.swap from npm @uniswap/v2-core's "
+                    "build artifacts in the same Anvil run) on a throwaway Anvil that brownie starts on port 8545. "
+                    "The last line is `buy/uniswap-v2-swap gas ratio: R`.")
+    gpu = bench_commands.add_parser(
+        "gpu", help="Stable Diffusion 1.5's architecture on the GPU: images/s, s/step, memory, FLOP/s",
+        description="Render with SD 1.5's UNet, VAE and text encoder (random weights: the cost does not depend on "
+                    "their values) at 512x512 for 1, 4 and 20 steps through the diffusion backend; report "
+                    "images/s, time per step, peak GPU memory and achieved FLOP/s against the GPU's measured "
+                    "peak. Needs CUDA; `--device cpu --tiny` is a seconds-long smoke run.")
+    from .bench_gpu import add_arguments as add_gpu_bench_arguments
+
+    add_gpu_bench_arguments(gpu)
     return parser
 
 
@@ -202,7 +241,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         start_block=getattr(args, "start_block", None), out_dir=getattr(args, "out", None),
         backend=getattr(args, "backend", None), image_size=getattr(args, "image_size", None),
         pools=getattr(args, "pools", None), model_dir=getattr(args, "model_dir", None),
-        device=getattr(args, "device", None), steps=getattr(args, "steps", None),
+        # `chaos bench gpu` has --device and --steps of its own (a list of step counts): not settings.
+        device=getattr(args, "device", None) if args.command == "daemon" else None,
+        steps=getattr(args, "steps", None) if args.command == "daemon" else None,
         telemetry_replay=getattr(args, "telemetry_replay", None),
         max_temperature=getattr(args, "max_temperature", None))
 
@@ -221,6 +262,23 @@ def _collector(args: argparse.Namespace, settings: Settings):
     if not (args.key or args.keystore):
         raise ChaosError("give the collector's key: --key HEX or --keystore FILE")
     return load_account(args.key, args.keystore, settings.keystore_password)
+
+
+def _run_gas_scripts() -> int:
+    """`chaos bench gas`: brownie's gas scripts in a child process (brownie keeps global state)."""
+    import os
+    import subprocess
+
+    from .nodes import PROJECT_ROOT, node_modules
+
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(node_modules() / ".bin"), str(Path(sys.executable).parent), env["PATH"]])
+    brownie = Path(sys.executable).with_name("brownie")
+    for script in ("scripts/gas.py", "scripts/gas_amm.py"):
+        result = subprocess.run([str(brownie), "run", script], cwd=PROJECT_ROOT, env=env)
+        if result.returncode != 0:
+            raise ChaosError(f"{script} failed (exit {result.returncode}); is port 8545 free for brownie's Anvil?")
+    return 0
 
 
 def _wei(eth: str) -> int:
@@ -359,6 +417,35 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"checked {report.checked} pin(s): {len(report.missing)} missing, {len(report.repaired)} re-pinned, "
               f"{len(report.unrecoverable)} unrecoverable")
         return 0 if (report.healthy if not args.dry_run else not report.missing) else 1
+    elif args.command == "pools":
+        from .chain import Canvas, connect
+        from .pools import format_pools, open_pools, read_pool_state
+
+        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+        contract = open_pools(canvas, settings.pools)
+        if contract is None:
+            raise ChaosError(f"the canvas {canvas.address} has no colour pools (no contract holds its POOLS_ROLE); "
+                             "give --pools ADDRESS")
+        states = read_pool_state(contract)
+        if args.json:
+            print(json.dumps({"pools": contract.address, "hues": [
+                {"hue": s.hue, "degrees": list(s.degrees), "eth_reserve_wei": str(s.eth_reserve),
+                 "pigment_reserve": str(s.pigment_reserve), "price_wei_per_pigment": str(s.price),
+                 "crashed": s.crashed, "overused": s.overused, "rebase_index": s.rebase_index,
+                 "next_rebase_at": s.next_rebase_at} for s in states]}, indent=2))
+        else:
+            print(f"colour pools {contract.address} of canvas {canvas.address}")
+            print(format_pools(states))
+    elif args.command == "gallery":
+        from .gallery.server import run_gallery
+
+        run_gallery(settings, args.host, args.port, settings.pools)
+    elif args.command == "bench" and args.bench_command == "gas":
+        return _run_gas_scripts()
+    elif args.command == "bench" and args.bench_command == "gpu":
+        from .bench_gpu import bench as bench_gpu
+
+        return bench_gpu(args, prog="chaos bench gpu")
     elif args.command == "bench":
         from .bench_load import run_load_bench
 

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import hashlib
 import io
+import warnings
 
 from brownie import accounts, network
 
@@ -24,6 +25,7 @@ def _cid(n):
 
 
 def main():
+    warnings.filterwarnings("ignore", category=FutureWarning)  # brownie's own rpc.* deprecations
     if network.show_active() not in ("development", "anvil"):
         raise SystemExit("gas.py deploys a throwaway canvas: run it on the development network")
     admin, renderer, alice, bob = accounts[0], accounts[1], accounts[2], accounts[3]

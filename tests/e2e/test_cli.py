@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ import pytest
 from renderer.cli import build_parser, main
 from renderer.nodes import PROJECT_ROOT, free_port
 
-COMMANDS = ["demo", "deploy", "daemon", "mint", "transfer", "history", "verify", "status", "pins", "bench"]
+COMMANDS = ["demo", "deploy", "daemon", "mint", "transfer", "buy", "age", "history", "verify", "status", "pins",
+            "pools", "gallery", "bench"]
 
 
 def chaos(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -20,10 +22,10 @@ def chaos(*args: str, **kwargs) -> subprocess.CompletedProcess:
                           text=True, **kwargs)
 
 
-@pytest.mark.parametrize("command", [None, *COMMANDS])
+@pytest.mark.parametrize("command", [None, *COMMANDS, "bench load", "bench gas", "bench gpu", "pins audit"])
 def test_every_command_explains_itself(command, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main([command, "--help"] if command else ["--help"])
+        main([*command.split(), "--help"] if command else ["--help"])
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert "usage: chaos" in text
@@ -78,3 +80,19 @@ def test_demo_runs_from_nothing_and_writes_its_summary(tmp_path):
     assert provenance["palette"] != json.loads((PROJECT_ROOT / gens[1]["metadata_path"]).read_text())[
         "provenance"]["palette"]
     assert "stopping Anvil and IPFS" in result.stdout
+
+
+@pytest.mark.e2e
+def test_chaos_gallery_serves_the_canvas_until_stopped(anvil_node, ipfs_node, deployment):
+    port = free_port()
+    command = [sys.executable, "-m", "renderer.cli", "gallery", "--port", str(port), "--rpc-url", anvil_node.url,
+               "--canvas", deployment["canvas"], "--ipfs-api", ipfs_node.api_multiaddr]
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = server.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in banner and f"colour pools {deployment['pools']}" in banner, banner
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/config", timeout=10) as response:
+            assert json.loads(response.read())["canvas"] == deployment["canvas"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -149,3 +149,25 @@ def test_a_hot_gpu_trace_makes_a_phoenix_that_verifies_and_an_age_map(canvas, se
     assert main(["age", str(token_id), "--generation", "5", "--rpc-url", settings.rpc_url,
                  "--canvas", settings.canvas, "--ipfs-api", settings.ipfs_api]) == 2
     assert "generation 5 of token" in capsys.readouterr().err
+
+
+def test_chaos_pools_prints_every_hue_and_a_trade_shows(canvas, settings, capsys):
+    token_id, _ = wallet.mint(canvas, COLLECTOR, "a tide table")
+    node = ["--rpc-url", settings.rpc_url, "--canvas", settings.canvas]
+    key = ["--key", "0x" + COLLECTOR.key.hex().removeprefix("0x")]
+    assert main(["buy", str(token_id), "11", "--eth", "0.2", *node, *key]) == 0
+    capsys.readouterr()
+
+    assert main(["pools", *node]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split()[:2] == ["hue", "degrees"] and len(table) == 2 + 1 + 12
+    assert table[-1].split()[:2] == ["11", "330-360"]
+
+    assert main(["pools", "--json", *node]) == 0
+    hues = json.loads(capsys.readouterr().out)["hues"]
+    assert len(hues) == 12 and hues[11]["degrees"] == [330, 360]
+    assert int(hues[11]["price_wei_per_pigment"]) > int(hues[10]["price_wei_per_pigment"])
+    assert int(hues[11]["eth_reserve_wei"]) > 0
+
+    assert main(["pools", "--pools", settings.canvas, *node]) == 2  # the canvas is not its own pools
+    assert "does not hold POOLS_ROLE" in capsys.readouterr().err

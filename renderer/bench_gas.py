@@ -1,0 +1,67 @@
+"""`chaos bench gas`: the gas of the canvas's and the colour pools' transactions, in one command.
+
+Runs the two brownie scripts one after the other, each in a child process whose output
+streams to this terminal:
+
+    scripts/gas.py       mint, transferFrom, commit, a 10-token commitBatch
+    scripts/gas_amm.py   ColourPools buy and sell beside a Uniswap v2 pair.swap; its last line
+                         is `buy/uniswap-v2-swap gas ratio: R`
+
+Each child is brownie's own runner (what `brownie run` calls) with the `development` network
+moved to a free port, where brownie launches a throwaway Anvil. Plain `brownie run` would
+*attach* to any node already on 8545 (the renderer's default RPC URL) and deploy its
+throwaway contracts there.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import ChaosError
+from .nodes import PROJECT_ROOT, free_port, node_modules
+
+SCRIPTS = ("scripts/gas.py", "scripts/gas_amm.py")
+
+
+def _environment() -> dict[str, str]:
+    """This environment, with Anvil (node_modules/.bin) and this Python's scripts first on PATH."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")  # lines appear as the child prints them
+    path = [str(node_modules() / ".bin"), str(Path(sys.executable).parent), env.get("PATH", "")]
+    env["PATH"] = os.pathsep.join(path)
+    return env
+
+
+def run_gas_bench(scripts: tuple[str, ...] = SCRIPTS) -> None:
+    """Run each gas script in a child process, its output straight to ours; raises on the first failure."""
+    for script in scripts:
+        print(f"== {script} ==", flush=True)
+        command = [sys.executable, "-m", "renderer.bench_gas", script]
+        code = subprocess.run(command, cwd=PROJECT_ROOT, env=_environment()).returncode
+        if code != 0:
+            raise ChaosError(f"{script} failed (exit code {code}); its output is above")
+
+
+def run_script(script: str, port: int) -> None:
+    """In the child: `brownie run SCRIPT` on a fresh Anvil that brownie launches on `port`."""
+    warnings.filterwarnings("ignore", message=r"rpc\.", category=FutureWarning)  # brownie's own deprecations
+    os.chdir(PROJECT_ROOT)  # brownie resolves contracts, remappings and scripts from the project root
+    sys.path.insert(0, str(PROJECT_ROOT))  # the scripts import `scripts.deploy`
+    from brownie import network, project, run
+    from brownie._config import CONFIG
+
+    canvas_project = project.load(PROJECT_ROOT, name="ChaosCanvasProject")
+    CONFIG.networks["development"]["cmd_settings"]["port"] = port
+    network.connect("development")
+    try:
+        run(script)
+    finally:
+        network.disconnect()  # stops the Anvil brownie launched
+        canvas_project.close()
+
+
+if __name__ == "__main__":
+    run_script(sys.argv[1], free_port())
