@@ -15,6 +15,8 @@ throwaway contracts there.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -59,7 +61,8 @@ def run_script(script: str, port: int) -> None:
     try:
         run(script)
     finally:
-        network.disconnect()  # stops the Anvil brownie launched
+        with contextlib.redirect_stdout(io.StringIO()):  # keep the script's own last line the last one
+            network.disconnect()  # stops the Anvil brownie launched
         canvas_project.close()
 
 

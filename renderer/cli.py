@@ -218,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
         "gas", help="gas of the canvas and the colour pools, beside a Uniswap v2 swap",
         description="Run brownie's scripts/gas.py (mint, transfer, commit, a 10-token batch commit) and "
                     "scripts/gas_amm.py (buy, sell, and a Uniswap v2 pair.swap from npm @uniswap/v2-core's "
-                    "build artifacts in the same Anvil run) on a throwaway Anvil that brownie starts on port 8545. "
-                    "The last line is `buy/uniswap-v2-swap gas ratio: R`.")
+                    "build artifacts in the same Anvil run), each on a throwaway Anvil that brownie starts on a "
+                    "free port (a node already on 8545 is left alone). The last line is "
+                    "`buy/uniswap-v2-swap gas ratio: R`.")
     gpu = bench_commands.add_parser(
         "gpu", help="Stable Diffusion 1.5's architecture on the GPU: images/s, s/step, memory, FLOP/s",
         description="Render with SD 1.5's UNet, VAE and text encoder (random weights: the cost does not depend on "
@@ -262,23 +263,6 @@ def _collector(args: argparse.Namespace, settings: Settings):
     if not (args.key or args.keystore):
         raise ChaosError("give the collector's key: --key HEX or --keystore FILE")
     return load_account(args.key, args.keystore, settings.keystore_password)
-
-
-def _run_gas_scripts() -> int:
-    """`chaos bench gas`: brownie's gas scripts in a child process (brownie keeps global state)."""
-    import os
-    import subprocess
-
-    from .nodes import PROJECT_ROOT, node_modules
-
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join([str(node_modules() / ".bin"), str(Path(sys.executable).parent), env["PATH"]])
-    brownie = Path(sys.executable).with_name("brownie")
-    for script in ("scripts/gas.py", "scripts/gas_amm.py"):
-        result = subprocess.run([str(brownie), "run", script], cwd=PROJECT_ROOT, env=env)
-        if result.returncode != 0:
-            raise ChaosError(f"{script} failed (exit {result.returncode}); is port 8545 free for brownie's Anvil?")
-    return 0
 
 
 def _wei(eth: str) -> int:
@@ -441,7 +425,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         run_gallery(settings, args.host, args.port, settings.pools)
     elif args.command == "bench" and args.bench_command == "gas":
-        return _run_gas_scripts()
+        # Child processes (brownie keeps global state), each with its own Anvil on a free port: plain
+        # `brownie run` would attach to a node already on 8545, the renderer's default RPC URL.
+        from .bench_gas import run_gas_bench
+
+        run_gas_bench()
     elif args.command == "bench" and args.bench_command == "gpu":
         from .bench_gpu import bench as bench_gpu
 

@@ -18,8 +18,7 @@ OPTIONS = dict(chain_id=31337, canvas=CANVAS, size=64)
 
 
 class OutOfMemoryBackend(NoiseBackend):
-    """The CPU backend on a pretend GPU that runs out of memory above `fits` pixels a side
-    (its mutation proposals go through `create` too)."""
+    """The CPU backend on a pretend GPU that runs out of memory above `fits` pixels a side."""
 
     def __init__(self, fits=32, error=None):
         self.fits, self.error = fits, error or torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -33,6 +32,10 @@ class OutOfMemoryBackend(NoiseBackend):
     def create(self, prompt, seed, palette, width, height):
         self._guard(width)
         return super().create(prompt, seed, palette, width, height)
+
+    def propose_mutation(self, parent, prompt, seed, entropy, palette, mask):
+        self._guard(parent.shape[1])
+        return super().propose_mutation(parent, prompt, seed, entropy, palette, mask)
 
     def release_memory(self):
         self.releases += 1
