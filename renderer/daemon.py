@@ -20,7 +20,6 @@ from web3.exceptions import TimeExhausted, TransactionNotFound
 from . import transactions
 from .backends import Backend
 from .chain import Canvas, CanvasEvent
-from .cid import file_cid
 from .colour import ColourInputs, read_colour_inputs
 from .errors import ChainUnavailable, CidMismatch, IpfsUnavailable, SetupError
 from .failpoints import failpoint
