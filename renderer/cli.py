@@ -423,6 +423,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "gallery":
         from .gallery.server import run_gallery
 
+        if settings.pools is not None:  # else a wrong address shows only as errors in the page's price chart
+            from .chain import Canvas, connect
+            from .pools import open_pools
+
+            open_pools(Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas),
+                       settings.pools)
         run_gallery(settings, args.host, args.port, settings.pools)
     elif args.command == "bench" and args.bench_command == "gas":
         # Child processes (brownie keeps global state), each with its own Anvil on a free port: plain

@@ -96,3 +96,10 @@ def test_chaos_gallery_serves_the_canvas_until_stopped(anvil_node, ipfs_node, de
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.mark.e2e
+def test_chaos_gallery_refuses_a_pools_address_that_is_not_the_canvas_pools(anvil_node, deployment, capsys):
+    assert main(["gallery", "--port", str(free_port()), "--pools", deployment["canvas"], "--rpc-url", anvil_node.url,
+                 "--canvas", deployment["canvas"]]) == 2
+    assert "does not hold POOLS_ROLE" in capsys.readouterr().err
