@@ -38,6 +38,8 @@ RENDERED_STATES = ("rendered", "pinned", "sent", "committed", "superseded")
 SETTLED_STATES = ("committed", "superseded")
 #: What an unreachable RPC node raises, through web3's HTTP provider.
 RPC_OUTAGES = (ChainUnavailable, requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+#: Tries of one render before its job is marked failed (its children then wait: they need it).
+RENDER_ATTEMPTS = 3
 #: A replacement transaction must raise both fees by at least 10% (geth, Anvil); take 12.5%.
 FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
 
@@ -175,12 +177,16 @@ class Daemon:
                 self.store.advance(job, "failed", last_error="the token's Minted event was never read: "
                                    "restart the daemon with --start-block at or before the deployment block")
                 continue
-            parent = self._parent(parent_job) if parent_job else None
             started = time.perf_counter()
-            rendered = render_with_phoenix(
-                job.event, Origin.from_mint(mint.event), parent, self.backend, policy=self.phoenix,
-                telemetry=self.telemetry.sample(), chain_id=self.canvas.chain_id, canvas=self.canvas.address,
-                size=self.image_size, colour=ColourInputs.from_provenance(job.event.colour))
+            try:
+                parent = self._parent(parent_job) if parent_job else None
+                rendered = render_with_phoenix(
+                    job.event, Origin.from_mint(mint.event), parent, self.backend, policy=self.phoenix,
+                    telemetry=self.telemetry.sample(), chain_id=self.canvas.chain_id, canvas=self.canvas.address,
+                    size=self.image_size, colour=ColourInputs.from_provenance(job.event.colour))
+            except Exception as exc:  # one bad job (a damaged parent file, a backend fault) must not stop the rest
+                self._render_failed(job, exc)
+                continue
             image_path, metadata_path = self._paths(job)
             # The age layer first and the metadata last: a job is "rendered" only once all exist.
             _write_atomically(self.age_path(image_path), rendered.age_layer)
@@ -195,6 +201,16 @@ class Daemon:
                      time.perf_counter() - started, rendered.metadata_cid)
             done += 1
         return done
+
+    def _render_failed(self, job: Job, exc: Exception) -> None:
+        """Keep the job pending for another try; after RENDER_ATTEMPTS tries, fail it with the reason."""
+        reason = f"render failed: {type(exc).__name__}: {exc}"
+        if job.attempts + 1 >= RENDER_ATTEMPTS:
+            self.store.advance(job, "failed", last_error=f"{reason} (after {RENDER_ATTEMPTS} tries)")
+            log.error("token %d generation %d failed for good: %s", job.token_id, job.generation, reason)
+        else:
+            self.store.record_error(job, reason)
+            log.warning("token %d generation %d: %s; will try again", job.token_id, job.generation, reason)
 
     # ------------------------------------------------------------------- pin
 

@@ -292,3 +292,18 @@ def test_status_shows_cursor_jobs_and_pending_transactions(canvas, settings, cap
     (pending,) = status["pending_transactions"]
     assert pending["tx"] == daemon.store.job(token_id, 0).commit_tx
     rpc(canvas.w3, "evm_mine")
+
+
+def test_a_render_that_keeps_failing_fails_its_job_and_the_daemon_goes_on(canvas, settings):
+    daemon = open_daemon(settings, RENDERER)
+    damaged, _ = wallet.mint(canvas, COLLECTOR, "a parent whose file will be damaged")
+    daemon.run(until=committed(daemon, damaged, 0), poll_interval=0.1, timeout=60)
+    with open(daemon.store.job(damaged, 0).image_path, "wb") as image:
+        image.write(b"not a PNG any more")
+    wallet.transfer(canvas, COLLECTOR, damaged, SECOND.address)
+    healthy, _ = wallet.mint(canvas, COLLECTOR, "a neighbour that must not wait")
+    daemon.run(until=committed(daemon, healthy, 0), poll_interval=0.1, timeout=60)
+    for _ in range(3):
+        daemon.step()
+    job = daemon.store.job(damaged, 1)
+    assert job.state == "failed" and "render failed" in job.last_error and "after 3 tries" in job.last_error
