@@ -249,11 +249,27 @@ def _settings(args: argparse.Namespace) -> Settings:
         max_temperature=getattr(args, "max_temperature", None))
 
 
-def _open_store(settings: Settings):
+def _canvas(settings: Settings):
     from .chain import Canvas, connect
+
+    return Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+
+
+def _required_pools(canvas, settings: Settings):
+    """The canvas's ColourPools contract (--pools, or found from the canvas), or a clear error."""
+    from .pools import open_pools
+
+    contract = open_pools(canvas, settings.pools)
+    if contract is None:
+        raise ChaosError(f"the canvas {canvas.address} has no colour pools (no contract holds its POOLS_ROLE); "
+                         "give --pools ADDRESS")
+    return contract
+
+
+def _open_store(settings: Settings):
     from .store import JobStore
 
-    canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+    canvas = _canvas(settings)
     return canvas, JobStore(settings.db_path, canvas.chain_id, canvas.address, settings.start_block)
 
 
@@ -335,9 +351,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             daemon.run(poll_interval=settings.poll_interval)
     elif args.command in ("mint", "transfer"):
         from . import wallet
-        from .chain import Canvas, connect
 
-        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+        canvas = _canvas(settings)
         account = _collector(args, settings)
         if args.command == "mint":
             token_id, tx = wallet.mint(canvas, account, args.prompt)
@@ -346,13 +361,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"transferred token {args.token} to {args.to} (tx {wallet.transfer(canvas, account, args.token, args.to)})")
     elif args.command == "buy":
         from . import wallet
-        from .chain import Canvas, connect
-        from .pools import open_pools
 
-        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
-        pools = open_pools(canvas, settings.pools)
-        if pools is None:
-            raise ChaosError(f"the canvas {canvas.address} has no colour pools (no contract holds its POOLS_ROLE)")
+        canvas = _canvas(settings)
+        pools = _required_pools(canvas, settings)
         account = _collector(args, settings)
         pigment, tx = wallet.buy_colour(canvas, pools, account, args.token, args.hue, _wei(args.eth),
                                         slippage_bps=args.slippage_bps)
@@ -363,11 +374,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = write_token_age_map(settings, args.token, args.generation, args.channel, args.output)
         print(f"pixel-age map written to {path}")
     elif args.command in ("history", "verify"):
-        from .chain import Canvas, connect
         from .ipfs import Replicas
         from .provenance import load_history
 
-        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+        canvas = _canvas(settings)
         ipfs = Replicas(settings.ipfs_api, settings.ipfs_timeout)
         try:
             history = load_history(canvas, ipfs, args.token, getattr(args, "from_block", 0))
@@ -402,14 +412,10 @@ def _dispatch(args: argparse.Namespace) -> int:
               f"{len(report.unrecoverable)} unrecoverable")
         return 0 if (report.healthy if not args.dry_run else not report.missing) else 1
     elif args.command == "pools":
-        from .chain import Canvas, connect
-        from .pools import format_pools, open_pools, read_pool_state
+        from .pools import format_pools, read_pool_state
 
-        canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
-        contract = open_pools(canvas, settings.pools)
-        if contract is None:
-            raise ChaosError(f"the canvas {canvas.address} has no colour pools (no contract holds its POOLS_ROLE); "
-                             "give --pools ADDRESS")
+        canvas = _canvas(settings)
+        contract = _required_pools(canvas, settings)
         states = read_pool_state(contract)
         if args.json:
             print(json.dumps({"pools": contract.address, "hues": [
@@ -423,12 +429,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "gallery":
         from .gallery.server import run_gallery
 
-        if settings.pools is not None:  # else a wrong address shows only as errors in the page's price chart
-            from .chain import Canvas, connect
-            from .pools import open_pools
-
-            open_pools(Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas),
-                       settings.pools)
         run_gallery(settings, args.host, args.port, settings.pools)
     elif args.command == "bench" and args.bench_command == "gas":
         # Child processes (brownie keeps global state), each with its own Anvil on a free port: plain

@@ -42,7 +42,7 @@ import numpy as np
 
 from .backends.base import Colour
 from .palette import hsv_to_rgb
-from .pools import HueState
+from .pools import HueState, read_pool_state
 
 WAD = 10**18
 #: Pigment (whole units) at which a token's own pigment reaches half of ALPHA_MAX.
@@ -134,8 +134,6 @@ def channel_split(image: np.ndarray, crashed_hues: int) -> np.ndarray:
 
 def read_colour_inputs(pools_contract, token_id: int, block: int) -> ColourInputs:
     """The token's weights and every pool's state at `block`, from a web3 ColourPools contract."""
-    from .pools import read_pool_state
-
     weights = pools_contract.functions.effectiveWeights(token_id).call(block_identifier=block)
     states = read_pool_state(pools_contract, block_identifier=block)
     return ColourInputs(pools_contract.address, block, tuple(int(w) for w in weights), tuple(states))

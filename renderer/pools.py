@@ -15,9 +15,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 
+from web3 import Web3
+
+from .errors import SetupError
+
 WAD = 10**18
 GWEI = 10**9
 INDEX_ONE = 10**9
+POOLS_ROLE = Web3.keccak(text="POOLS_ROLE")
 
 
 def pools_abi() -> list[dict]:
@@ -95,14 +100,21 @@ def format_pools(states: list[HueState]) -> str:
     return "\n".join(lines)
 
 
+def find_pools(canvas) -> str | None:
+    """The contract holding the canvas's POOLS_ROLE now (the latest one granted), or None."""
+    granted = canvas.contract.events.RoleGranted()
+    logs = canvas.w3.eth.get_logs({"address": canvas.address, "fromBlock": 0, "toBlock": "latest",
+                                   "topics": [granted.topic, POOLS_ROLE.to_0x_hex()]})
+    for log in reversed(logs):
+        account = Web3.to_checksum_address(log["topics"][2][-20:])
+        if canvas.contract.functions.hasRole(POOLS_ROLE, account).call():
+            return account
+    return None
+
+
 def open_pools(canvas, address: str | None = None):
     """The web3 ColourPools contract of `canvas`: at `address` if given (checked to hold the
     canvas's POOLS_ROLE), else the one that holds it now; None for a canvas without pools."""
-    from web3 import Web3
-
-    from .errors import SetupError
-    from .gallery.pools import POOLS_ROLE, find_pools
-
     if address is None:
         address = find_pools(canvas)
         if address is None:

@@ -30,9 +30,7 @@ def backend_options(settings) -> dict:
     (model_dir, device, steps for diffusion; none for noise)."""
     if settings.backend != DiffusionBackend.name:
         return {}
-    options = {"model_dir": getattr(settings, "model_dir", None), "device": getattr(settings, "device", "cuda"),
-               "steps": getattr(settings, "steps", 30)}
-    return {name: value for name, value in options.items() if value is not None}
+    return {"model_dir": settings.model_dir, "device": settings.device, "steps": settings.steps}
 
 
 __all__ = ["Backend", "BackendError", "DiffusionBackend", "NoiseBackend", "backend_options", "load_backend", "BACKENDS"]

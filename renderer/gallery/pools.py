@@ -1,9 +1,8 @@
 """Colour-pool prices for the gallery's chart: now, and after every trade.
 
-Only what the page shows, read through a minimal ABI: `poolState()` (each
-hue's marginal price) called at the block of every Bought, Sold or Rebased
-event. A node that keeps no old state (not an archive node) answers only the
-recent blocks; older points are left out rather than guessed.
+Each hue's marginal price, read with `renderer.pools.read_pool_state` at the block of every
+Bought, Sold or Rebased event. A node that keeps no old state (not an archive node) answers
+only the recent blocks; older points are left out rather than guessed.
 """
 
 from __future__ import annotations
@@ -11,39 +10,19 @@ from __future__ import annotations
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
-POOLS_ROLE = Web3.keccak(text="POOLS_ROLE")
+from ..pools import pools_abi, read_pool_state
 
-_HUE_STATE = [{"name": "ethReserve", "type": "uint256"}, {"name": "pigmentReserve", "type": "uint256"},
-              {"name": "price", "type": "uint256"}, {"name": "crashed", "type": "bool"},
-              {"name": "rebaseIndex", "type": "uint256"}, {"name": "nextRebaseAt", "type": "uint256"}]
-POOLS_ABI = [{"type": "function", "name": "poolState", "stateMutability": "view", "inputs": [],
-              "outputs": [{"name": "states", "type": "tuple[]", "components": _HUE_STATE}]}]
 #: Events after which a hue's price may have moved.
 PRICE_EVENTS = ("Bought(uint256,uint256,address,uint256,uint256)",
                 "Sold(uint256,uint256,address,uint256,uint256)",
                 "Rebased(uint256,uint256)")
 
 
-def find_pools(canvas) -> str | None:
-    """The contract holding the canvas's POOLS_ROLE now (the latest one granted), or None."""
-    granted = canvas.contract.events.RoleGranted()
-    logs = canvas.w3.eth.get_logs({"address": canvas.address, "fromBlock": 0, "toBlock": "latest",
-                                   "topics": [granted.topic, POOLS_ROLE.to_0x_hex()]})
-    for log in reversed(logs):
-        account = Web3.to_checksum_address(log["topics"][2][-20:])
-        if canvas.contract.functions.hasRole(POOLS_ROLE, account).call():
-            return account
-    return None
-
-
-def _contract(w3: Web3, address: str):
-    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=POOLS_ABI)
-
-
 def pool_state(w3: Web3, address: str, block: int | str = "latest") -> list[dict]:
     """Every hue's price (wei per whole pigment, as a decimal string) and crash flag at `block`."""
-    states = _contract(w3, address).functions.poolState().call(block_identifier=block)
-    return [{"hue": hue, "price_wei": str(state[2]), "crashed": bool(state[3])} for hue, state in enumerate(states)]
+    contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=pools_abi())
+    return [{"hue": s.hue, "price_wei": str(s.price), "crashed": s.crashed}
+            for s in read_pool_state(contract, block_identifier=block)]
 
 
 def price_history(w3: Web3, address: str | None, from_block: int = 0, limit: int = 200,

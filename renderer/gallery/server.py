@@ -26,8 +26,8 @@ import requests
 from web3.exceptions import Web3Exception
 
 from ..errors import ChaosError
+from ..pools import find_pools, open_pools
 from .api import Gallery
-from .pools import find_pools
 
 log = logging.getLogger("chaos.gallery")
 
@@ -161,7 +161,10 @@ def serve_gallery(canvas, ipfs, host: str = "127.0.0.1", port: int = 8000, pools
     """Start the gallery over `canvas` (a `chain.Canvas`) and `ipfs` (anything with `cat(cid)`, e.g.
     `ipfs.Replicas`) in a background thread; port 0 picks a free one (see `server.url`).
     Without `pools_address`, the contract holding the canvas's POOLS_ROLE is used, if there is one."""
-    if pools_address is None and discover_pools:
+    if pools_address is not None:
+        # Checked now: a wrong address would otherwise show only as errors in the page's price chart.
+        pools_address = open_pools(canvas, pools_address).address
+    elif discover_pools:
         pools_address = find_pools(canvas)
     if not _is_loopback(host):
         log.warning("the gallery listens on %s: anyone who can reach this host can read it "
