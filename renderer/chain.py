@@ -143,6 +143,15 @@ class Canvas:
         return [{"generation": log.args.generation, "cid": log.args.cid, "block_number": log.blockNumber,
                  "tx_hash": log.transactionHash.to_0x_hex()} for log in logs]
 
+    def commit_call(self, token_id: int, generation: int, cid: str):
+        """The contract call that commits one generation's metadata CID (not yet sent).
+        The one place that knows how a commit is encoded on-chain."""
+        return self.contract.functions.commit(token_id, generation, cid)
+
+    def commit_batch_call(self, items: list[tuple[int, int, str]]):
+        """The contract call that commits many (token id, generation, metadata CID) at once."""
+        return self.contract.functions.commitBatch([tuple(item) for item in items])
+
     def last_commit(self, token_id: int) -> tuple[bool, int, str]:
         return tuple(self.contract.functions.lastCommit(token_id).call())
 

@@ -321,8 +321,7 @@ class Daemon:
                     bumped.max_fee_per_gas, extra={"event": "fee-bump", "tx": tx_hash})
 
     def _commit_call(self, jobs: list[Job]):
-        return self.canvas.contract.functions.commitBatch(
-            [(job.token_id, job.generation, job.metadata_cid) for job in jobs])
+        return self.canvas.commit_batch_call([(job.token_id, job.generation, job.metadata_cid) for job in jobs])
 
     def _next_nonce(self) -> int:
         """The node's pending nonce, never below one the store knows it already used."""

@@ -97,7 +97,7 @@ def test_forged_colour_inputs_are_caught(canvas, settings, ipfs_node):
     forged = json.loads(open(job.metadata_path).read())
     forged["provenance"]["colour"]["weights"][5] = str(10**24)  # claims far more pigment than was bought
     cid = pinner.pin(encode_metadata(forged))
-    transactions.transact(canvas.w3, RENDERER, canvas.contract.functions.commit(token_id, 1, cid))
+    transactions.transact(canvas.w3, RENDERER, canvas.commit_call(token_id, 1, cid))
     failed = {(c.generation, c.name) for c in failures(verify_token(canvas, pinner, token_id))}
     assert (1, "colour") in failed
 

@@ -91,7 +91,7 @@ def test_a_restart_after_sending_settles_without_a_second_commit(canvas, setting
     # Send the commit by hand as the daemon would, and "crash" before the receipt is recorded.
     from renderer import transactions
 
-    call = canvas.contract.functions.commitBatch([(token_id, 0, job.metadata_cid)])
+    call = canvas.commit_batch_call([(token_id, 0, job.metadata_cid)])
     tx = transactions.build(canvas.w3, RENDERER, call)
     daemon.store.advance(job, "sent", commit_nonce=tx["nonce"])
     transactions.wait(canvas.w3, transactions.send(canvas.w3, RENDERER, tx))

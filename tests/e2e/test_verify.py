@@ -72,7 +72,7 @@ def _commit_forged(canvas, pinner, token_id, metadata: dict, image_png: bytes | 
         metadata["image"] = f"ipfs://{image_cid}"
         metadata["provenance"]["image"]["cid"] = image_cid
     cid = pinner.pin(encode_metadata(metadata))
-    call = canvas.contract.functions.commit(token_id, 1, cid)
+    call = canvas.commit_call(token_id, 1, cid)
     transactions.transact(canvas.w3, RENDERER, call)
     return cid
 
@@ -125,7 +125,7 @@ def test_a_forged_parent_link_is_caught(canvas, ipfs_node, forgery):
 def test_a_commit_of_a_foreign_cid_is_caught(canvas, ipfs_node, forgery, settings):
     token_id, _, _, foreign = forgery
     pinner = Pinner(ipfs_node.api_multiaddr)
-    transactions.transact(canvas.w3, RENDERER, canvas.contract.functions.commit(token_id, 1, foreign))
+    transactions.transact(canvas.w3, RENDERER, canvas.commit_call(token_id, 1, foreign))
     failed = _failed(canvas, pinner, token_id)
     assert (1, "chain-event") in failed
     assert main(["verify", str(token_id), "--rpc-url", settings.rpc_url, "--canvas", settings.canvas,
