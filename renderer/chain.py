@@ -15,6 +15,7 @@ from eth_abi import decode as abi_decode
 from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractLogicError
 
+from .chainlogs import DEFAULT_LOG_RANGE, read_logs, topic_of_uint
 from .errors import ChainUnavailable, SetupError
 
 
@@ -109,23 +110,25 @@ class Canvas:
         except BlockNotFound:
             return None
 
-    def events(self, from_block: int, to_block: int | str, token_id: int | None = None) -> list[CanvasEvent]:
-        """Minted, Mutated and Recoloured events in [from_block, to_block] (of one token if given),
-        in chain order."""
-        minted = self.contract.events.Minted()
-        mutated = self.contract.events.Mutated()
-        recoloured = self.contract.events.Recoloured()
-        topics = [[minted.topic, mutated.topic, recoloured.topic]]
+    def event_topics(self, token_id: int | None = None) -> list:
+        """The topic filter of Minted, Mutated and Recoloured (of one token if given)."""
+        events = self.contract.events
+        topics = [[events.Minted().topic, events.Mutated().topic, events.Recoloured().topic]]
         if token_id is not None:
-            topics.append("0x" + token_id.to_bytes(32, "big").hex())
-        logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block,
-                                     "topics": topics})
+            topics.append(topic_of_uint(token_id))
+        return topics
+
+    def decode_events(self, logs: list) -> list[CanvasEvent]:
+        """CanvasEvents of raw Minted, Mutated and Recoloured logs, in chain order."""
+        minted = Web3.to_bytes(hexstr=self.contract.events.Minted().topic)
+        recoloured = Web3.to_bytes(hexstr=self.contract.events.Recoloured().topic)
+        mutated = self.contract.events.Mutated()
         events = []
         for log in logs:
             token_id = int.from_bytes(log["topics"][1], "big")
-            if log["topics"][0] == Web3.to_bytes(hexstr=minted.topic):
+            if log["topics"][0] == minted:
                 kind, generation, args = "mint", 0, _mint_args(log)
-            elif log["topics"][0] == Web3.to_bytes(hexstr=recoloured.topic):
+            elif log["topics"][0] == recoloured:
                 kind, generation, args = "recolour", int.from_bytes(log["topics"][2], "big"), {}
             else:
                 decoded = mutated.process_log(log)
@@ -135,6 +138,13 @@ class Canvas:
                                       log["transactionHash"].to_0x_hex(), log["logIndex"], args))
         events.sort(key=lambda e: (e.block_number, e.log_index))
         return events
+
+    def events(self, from_block: int, to_block: int | str, token_id: int | None = None,
+               span: int = DEFAULT_LOG_RANGE) -> list[CanvasEvent]:
+        """Minted, Mutated and Recoloured events in [from_block, to_block] (of one token if given),
+        in chain order, read in ranges of at most `span` blocks."""
+        return self.decode_events(read_logs(self.w3, address=self.address, topics=self.event_topics(token_id),
+                                            from_block=from_block, to_block=to_block, span=span))
 
     def commits(self, token_id: int, from_block: int = 0) -> list[dict]:
         """Every RenderCommitted event of a token: generation, cid, block, tx."""

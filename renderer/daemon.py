@@ -26,6 +26,7 @@ from .failpoints import failpoint
 from .health import Health, backoff_delay
 from .ipfs import Replicas
 from .phoenix import PhoenixPolicy, render_with_phoenix
+from .pipeline.reader import ChainReader
 from .render import Origin, Parent
 from .store import Job, JobStore
 from .telemetry import AbsentTelemetry, TelemetrySource
@@ -88,6 +89,8 @@ class Daemon:
         self.telemetry = telemetry or AbsentTelemetry("no telemetry source configured")
         self.phoenix = phoenix
         self.health = Health(log)
+        self.reader = ChainReader(canvas.w3, address=canvas.address, topics=canvas.event_topics(),
+                                  confirmations=confirmations, span=log_range, start_block=store.start_block)
 
     def check_role(self) -> None:
         if not self.canvas.has_renderer_role(self.account.address):
@@ -99,16 +102,13 @@ class Daemon:
     def read_chain(self) -> int:
         """Queue the jobs of every new block that has the configured confirmations."""
         self._rewind_if_reorged()
-        safe_head = self.canvas.head() - self.confirmations
         created = 0
-        while self.store.next_block <= safe_head:
-            start = self.store.next_block
-            end = min(start + self.log_range - 1, safe_head)
-            events = [self._with_colour(event) for event in self.canvas.events(start, end)]
-            created += self.store.ingest(events, end, self.canvas.block_hash(end))
+        for chunk in self.reader.ranges(self.store):
+            events = [self._with_colour(event) for event in self.canvas.decode_events(chunk.logs)]
+            created += self.store.ingest(events, chunk.end, chunk.end_hash)
             failpoint("after-read")
             if events:
-                log.info("read blocks %d-%d: %d event(s)", start, end, len(events))
+                log.info("read blocks %d-%d: %d event(s)", chunk.start, chunk.end, len(events))
         return created
 
     def _with_colour(self, event: CanvasEvent) -> CanvasEvent:
@@ -128,17 +128,12 @@ class Daemon:
 
     def _rewind_if_reorged(self) -> None:
         """If the newest block we read has another hash now, rewind to the last one that still matches."""
-        last = self.store.last_block()
-        if last is None or self.canvas.block_hash(last[0]) == last[1]:
+        ancestor = self.reader.reorged_to(self.store)
+        if ancestor is None:
             return
-        ancestor = self.store.start_block - 1
-        for number, recorded in self.store.blocks_before(last[0]):
-            if self.canvas.block_hash(number) == recorded:
-                ancestor = number
-                break
         dropped = self.store.rewind(ancestor)
-        log.warning("reorg: block %d was replaced; rewound to block %d, dropping %d job(s) to re-derive: %s",
-                    last[0], ancestor, len(dropped), ", ".join(f"{j.token_id}/{j.generation}" for j in dropped),
+        log.warning("reorg: the blocks after %d were replaced; rewound to it, dropping %d job(s) to re-derive: %s",
+                    ancestor, len(dropped), ", ".join(f"{j.token_id}/{j.generation}" for j in dropped),
                     extra={"event": "reorg", "ancestor": ancestor})
 
     # ---------------------------------------------------------------- render

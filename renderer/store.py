@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,10 +170,11 @@ class JobStore:
         row = self.db.execute("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
         return (row[0], row[1]) if row else None
 
-    def blocks_before(self, number: int) -> list[tuple[int, str]]:
-        """Recorded (number, hash) pairs below `number`, newest first."""
-        return [(r[0], r[1]) for r in
-                self.db.execute("SELECT number, hash FROM blocks WHERE number < ? ORDER BY number DESC", (number,))]
+    def blocks_before(self, number: int) -> Iterator[tuple[int, str]]:
+        """Recorded (number, hash) pairs below `number`, newest first, read lazily: the reorg
+        check (renderer.pipeline.reader) stops at the first one still canonical."""
+        rows = self.db.execute("SELECT number, hash FROM blocks WHERE number < ? ORDER BY number DESC", (number,))
+        return ((r[0], r[1]) for r in rows)
 
     def rewind(self, ancestor: int) -> list[Job]:
         """Forget every block after `ancestor` and the jobs their events made; returns those jobs.
