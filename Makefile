@@ -9,7 +9,11 @@
 PYTHON ?= python3.11
 VENV := .venv
 SOLC_VERSION := 0.8.30
-SOLC_SHIM := $(HOME)/.solcx/solc-v$(SOLC_VERSION)
+# The compiler shim lives in the checkout (py-solc-x honours SOLCX_BINARY_PATH), so clones
+# never share or overwrite one under ~/.solcx.
+SOLC_DIR := $(CURDIR)/.solc
+SOLC_SHIM := $(SOLC_DIR)/solc-v$(SOLC_VERSION)
+export SOLCX_BINARY_PATH := $(SOLC_DIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup demo test gas abi clean browser
@@ -26,12 +30,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# py-solc-x and brownie look for ~/.solcx/solc-v<version>: point it at solc-js in this checkout.
+# py-solc-x and brownie look for $SOLCX_BINARY_PATH/solc-v<version>: a shim running solc-js from
+# this checkout. The venv's activate script exports the variable too, so a bare `brownie compile`
+# (or `pytest`) after `. .venv/bin/activate` finds it; the tests and `chaos deploy` set it themselves.
 .PHONY: solc-shim
-solc-shim: node_modules/.installed
-	@mkdir -p $(dir $(SOLC_SHIM))
-	@printf '#!/bin/sh\nexec node "%s/tools/solc-shim.js" "$$@"\n' "$(CURDIR)" > $(SOLC_SHIM).new
-	@chmod +x $(SOLC_SHIM).new && mv $(SOLC_SHIM).new $(SOLC_SHIM)
+solc-shim: node_modules/.installed $(VENV)/.installed
+	@mkdir -p "$(SOLC_DIR)"
+	@printf '#!/bin/sh\nexec node "%s/tools/solc-shim.js" "$$@"\n' "$(CURDIR)" > "$(SOLC_SHIM).new"
+	@chmod +x "$(SOLC_SHIM).new" && mv "$(SOLC_SHIM).new" "$(SOLC_SHIM)"
+	@grep -q SOLCX_BINARY_PATH "$(VENV)/bin/activate" || \
+	  printf '\n# Chaos Canvas: the solc-js shim of this checkout\nexport SOLCX_BINARY_PATH="%s"\n' "$(SOLC_DIR)" >> "$(VENV)/bin/activate"
 
 demo: setup
 	$(VENV)/bin/chaos demo

@@ -44,6 +44,29 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: a new session (so a stop reaches its whole group), and a
+    SIGTERM from the kernel when the process that started it dies. A test run killed
+    outright (SIGKILL, a CI timeout) then leaves no node behind, which no finaliser could do."""
+    os.setsid()
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the context managers still stop it
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a helper process (a node, a server) whose output goes to `log` and whose life is
+    bound to this process's."""
+    with log.open("wb") as out:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+
+
 def _wait_for(check, what: str, process: subprocess.Popen, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -75,11 +98,15 @@ def _stop(process: subprocess.Popen | None, timeout: float = 10) -> None:
 
 @dataclass
 class AnvilNode:
-    """A local Anvil chain (chain id 31337, ten funded dev accounts, one block per transaction)."""
+    """A local Anvil chain (by default chain id 31337, base fee 0, ten funded dev accounts, one
+    block per transaction). `chain_id`, `base_fee` and `block_time` let it pose as a testnet."""
 
     log_dir: Path
     port: int = field(default_factory=free_port)
     block_time: float | None = None
+    chain_id: int | None = None
+    #: Base fee 0 by default so brownie's development network (gas price 0) can attach to it.
+    base_fee: int = 0
     process: subprocess.Popen | None = None
 
     @property
@@ -89,13 +116,13 @@ class AnvilNode:
     def start(self) -> AnvilNode:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / "anvil.log"
-        # Base fee 0 so brownie (whose development gas price is 0) can attach to it.
         cmd = [str(_tool("anvil")), "--host", "127.0.0.1", "--port", str(self.port),
-               "--block-base-fee-per-gas", "0", "--accounts", "10", "--silent"]
+               "--block-base-fee-per-gas", str(self.base_fee), "--accounts", "10", "--silent"]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        if self.chain_id:
+            cmd += ["--chain-id", str(self.chain_id)]
+        self.process = spawn(cmd, log)
         _wait_for(self._answers, f"anvil on port {self.port}", self.process, log, 30)
         return self
 
@@ -166,10 +193,8 @@ class IpfsNode:
     def start(self) -> IpfsNode:
         self._init()
         log = self.repo.parent / f"{self.repo.name}.log"
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [str(_tool("jsipfs")), "daemon", "--offline", "--enable-preload=false"],
-                env=self._env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = spawn([str(_tool("jsipfs")), "daemon", "--offline", "--enable-preload=false"], log,
+                             env=self._env())
         _wait_for(self._answers, f"js-ipfs on port {self.api_port}", self.process, log, 60)
         return self
 

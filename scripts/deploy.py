@@ -97,11 +97,11 @@ def write_record(canvas, deployer, renderer, path=None, pools=None):
     return path
 
 
-def deploy_and_record(renderer, record=None, with_pools=True, **params):
-    """Deploy the canvas and (unless `with_pools` is false) its pools from the node's first
-    account and return the deployment record (used by `chaos deploy`). `params` may mix
-    canvas parameters (DEFAULTS) and pool parameters (POOL_DEFAULTS)."""
-    deployer = accounts[0]
+def deploy_and_record(renderer, record=None, with_pools=True, deployer=None, **params):
+    """Deploy the canvas and (unless `with_pools` is false) its pools from `deployer` (default:
+    the node's first account) and return the deployment record (used by `chaos deploy`).
+    `params` may mix canvas parameters (DEFAULTS) and pool parameters (POOL_DEFAULTS)."""
+    deployer = deployer or accounts[0]
     pool_params = {key: params.pop(key) for key in list(params) if key in POOL_DEFAULTS}
     canvas = deploy(deployer, renderer, **params)
     pools = deploy_pools(canvas, deployer, **pool_params) if with_pools else None
