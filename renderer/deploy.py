@@ -17,7 +17,9 @@ and prints no traceback:
 - On a live network brownie saves its own deployment map and a row in
   ~/.brownie's deployments database from a background thread, which fails in brownie 1.22 (`TypeError: dict object expected; got ... Sources`).
   Our deployment record (`--record`) is what `chaos` reads, so brownie's copy is
-  skipped rather than left to print a traceback after a deploy that succeeded.
+  skipped (`scripts/deploy.py`'s `skip_brownie_deployment_records`, which `brownie run`
+  on a live network uses too) rather than left to print a traceback after a deploy
+  that succeeded.
 """
 
 from __future__ import annotations
@@ -73,27 +75,24 @@ def deploy(rpc_url: str, renderer: str, record: Path, *, keystore: Path | None =
     os.chdir(PROJECT_ROOT)  # brownie resolves contracts and remappings from the project root
     from brownie import accounts, network, project
     from brownie._config import CONFIG
-    from brownie.network import contract as brownie_contract
 
     canvas_project = project.load(PROJECT_ROOT, name="ChaosCanvasProject")
     canvas_project._add_to_main_namespace()  # the script does `from brownie import ChaosCanvas`
-    if live:
-        # See the module docstring: brownie's own records of a live deployment (its deployment map
-        # and ~/.brownie's deployments database) fail in 1.22; ours is the record chaos reads.
-        brownie_contract.ProjectContract._save_deployment = lambda self: None
-        brownie_contract._add_deployment = lambda contract: None
-        _connect_live(CONFIG, network, rpc_url)
-        deployer = _live_account(accounts, keystore, private_key, password)
-    else:
-        CONFIG.networks["development"]["host"] = f"http://{url.hostname}"
-        CONFIG.networks["development"]["cmd_settings"]["port"] = url.port
-        network.connect("development")
-        deployer = None  # the script uses the node's first unlocked account
+    script = _load_script("deploy")
     try:
-        script = _load_script("deploy")
+        if live:
+            script.skip_brownie_deployment_records()
+            _connect_live(CONFIG, network, rpc_url)
+            deployer = _live_account(accounts, keystore, private_key, password)
+        else:
+            CONFIG.networks["development"]["host"] = f"http://{url.hostname}"
+            CONFIG.networks["development"]["cmd_settings"]["port"] = url.port
+            network.connect("development")
+            deployer = None  # the script uses the node's first unlocked account
         return script.deploy_and_record(renderer=renderer, record=record, deployer=deployer, **params)
     finally:
-        network.disconnect(kill_rpc=False)
+        if network.is_connected():
+            network.disconnect(kill_rpc=False)
         canvas_project.close()
 
 

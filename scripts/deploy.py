@@ -71,6 +71,17 @@ def deploy_pools(canvas, deployer, **params):
     return pools
 
 
+def skip_brownie_deployment_records():
+    """On a live network brownie 1.22 saves its own copy of each deployment (its deployment map
+    and a row in ~/.brownie's deployments database) from a background thread, which fails with
+    `TypeError: dict object expected; got brownie.project.sources.Sources` after a deploy that
+    succeeded. `write_record` keeps the record chaos reads, so brownie's copy is skipped."""
+    from brownie.network import contract
+
+    contract.ProjectContract._save_deployment = lambda self: None
+    contract._add_deployment = lambda deployed: None
+
+
 def _deployer():
     name = os.environ.get("CHAOS_DEPLOYER")
     if name:
@@ -109,6 +120,8 @@ def deploy_and_record(renderer, record=None, with_pools=True, deployer=None, **p
 
 
 def main():
+    if network.show_active() not in ("development", "anvil"):
+        skip_brownie_deployment_records()
     deployer = _deployer()
     renderer = os.environ.get("CHAOS_RENDERER") or deployer.address
     env = {key: int(os.environ.get(f"CHAOS_{key.upper()}" + ("_WEI" if "price" in key else ""), value))
