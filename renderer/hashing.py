@@ -7,14 +7,26 @@ with the same key recomputes the same numbers on any machine, in any language.
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
-from eth_hash.auto import keccak
+
+try:  # safe-pysha3 (pinned in requirements.lock): a C call per block, ~10x eth_hash's wrapper
+    from sha3 import keccak_256 as _keccak_256
+
+    def keccak(data: bytes) -> bytes:
+        return _keccak_256(data).digest()
+except ImportError:  # pragma: no cover - the same digest, only slower
+    from eth_hash.auto import keccak
+
+_COUNTER = struct.Struct(">I")
 
 
 def keccak_stream(key: bytes, count: int) -> np.ndarray:
     """The first `count` big-endian uint32 words of keccak256(key || be32(i)), i = 0, 1, ..."""
     blocks = (count + 7) // 8
-    raw = b"".join(keccak(key + i.to_bytes(4, "big")) for i in range(blocks))
+    key = bytes(key)
+    raw = b"".join([keccak(key + _COUNTER.pack(i)) for i in range(blocks)])
     return np.frombuffer(raw, dtype=">u4")[:count].astype(np.uint32)
 
 

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..hashing import derive_key, keccak_stream
-from .base import Colour
+from .base import Capabilities, Colour, Creation, Proposal
 from .grade import gradient as _gradient
 
 FIXED = 256  # fixed-point scale of coordinates inside a lattice cell
+MAX_CELLS = 4 << 4  # the finest lattice: cells (2..4) << (octaves (4..5) - 1)
 
 
 @dataclass(frozen=True)
@@ -46,27 +47,81 @@ def _smooth(t: np.ndarray) -> np.ndarray:
     return (t * t * (3 * FIXED - 2 * t)) >> 16
 
 
-def _value_noise(key: bytes, cells: int, u: np.ndarray, v: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Value noise in [0, 65535] at pixel coordinates (u, v) given in 1/256 pixel, tiling the image."""
-    width, height = size
-    lattice = (keccak_stream(key, cells * cells).astype(np.int64) & 0xFFFF).reshape(cells, cells)
-    lattice = np.pad(lattice, ((0, 1), (0, 1)), mode="wrap")  # periodic: no seam where warps wrap
-    fx = (u % (width * FIXED)) * cells // width
-    fy = (v % (height * FIXED)) * cells // height
-    ix, iy = fx >> 8, fy >> 8
-    sx, sy = _smooth(fx & 0xFF), _smooth(fy & 0xFF)
-    top = lattice[iy, ix] + (((lattice[iy, ix + 1] - lattice[iy, ix]) * sx) >> 8)
-    bottom = lattice[iy + 1, ix] + (((lattice[iy + 1, ix + 1] - lattice[iy + 1, ix]) * sx) >> 8)
+#: _smooth of every fraction: one gather instead of five array operations per axis and octave.
+_SMOOTH = _smooth(np.arange(FIXED, dtype=np.int32))
+
+
+def _coordinate_type(extent: int):
+    """int32 while position * cells stays below 2**31 (sides up to 131071 px), else int64: the
+    integers, and so the pixels, are the same either way; int32 halves the memory traffic."""
+    return np.int32 if extent * FIXED * MAX_CELLS < 2**31 else np.int64
+
+
+def _lattice(key: bytes, cells: int) -> np.ndarray:
+    """The (cells + 1, cells + 1) lattice of values in [0, 65535], wrapped (periodic: no seam
+    where warps wrap around the image)."""
+    values = (keccak_stream(key, cells * cells) & 0xFFFF).astype(np.int32).reshape(cells, cells)
+    return np.pad(values, ((0, 1), (0, 1)), mode="wrap")
+
+
+def _reduce(position: np.ndarray, extent: int) -> np.ndarray:
+    """Coordinates (1/256 pixel) modulo the image side: the noise tiles the image."""
+    return np.remainder(position, extent * FIXED).astype(_coordinate_type(extent))
+
+
+def _axis(reduced: np.ndarray, cells: int, extent: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice cell index and smoothed fraction along one axis."""
+    f = reduced * cells // extent
+    return f >> 8, _SMOOTH[f & 0xFF]
+
+
+def _noise_at(lattice: np.ndarray, ix, sx, iy, sy) -> np.ndarray:
+    """Bilinear value noise at scattered points; the four values every cell needs (corner,
+    right - corner, below, below-right - below) come in one gather."""
+    cells = lattice.shape[0] - 1
+    a, b, c, d = lattice[:-1, :-1], lattice[:-1, 1:], lattice[1:, :-1], lattice[1:, 1:]
+    corners = np.stack([a, b - a, c, d - c], axis=-1).reshape(cells * cells, 4)
+    q = np.take(corners, iy * cells + ix, axis=0)
+    top = q[..., 0] + ((q[..., 1] * sx) >> 8)
+    bottom = q[..., 2] + ((q[..., 3] * sx) >> 8)
     return top + (((bottom - top) * sy) >> 8)
 
 
-def _fbm(key: bytes, style: _Style, u: np.ndarray, v: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Octaves of value noise, each twice as fine and half as strong, in [0, 65535]."""
-    total = np.zeros(u.shape, dtype=np.int64)
+def _noise_grid(lattice: np.ndarray, ix, sx, iy, sy) -> np.ndarray:
+    """The same noise at every pixel of a grid (ix, sx per column; iy, sy per row): each lattice
+    row is interpolated along x once per column, then rows are picked and mixed along y."""
+    rows = lattice[:, ix] + (((lattice[:, ix + 1] - lattice[:, ix]) * sx) >> 8)  # (cells + 1, width)
+    top, bottom = rows[iy], rows[iy + 1]
+    return top + (((bottom - top) * sy[:, None]) >> 8)
+
+
+def _fbm(key: bytes, style: _Style, u: np.ndarray | None, v: np.ndarray | None,
+         size: tuple[int, int]) -> np.ndarray:
+    """Octaves of value noise in [0, 65535], each twice as fine and half as strong, at pixel
+    coordinates (u, v) in 1/256 pixel (or, when u and v are None, at every pixel of the image:
+    an (height, width) array). Octave o, with n = cells << o:
+
+        L       = keccak_stream(derive_key(key, o), n * n) & 0xFFFF as n x n, wrapped to n + 1
+        f       = (coordinate mod (side * 256)) * n // side;   i = f >> 8,   s = smooth(f & 255)
+        top     = L[iy, ix] + ((L[iy, ix + 1] - L[iy, ix]) * sx >> 8)      bottom: row iy + 1
+        noise_o = top + ((bottom - top) * sy >> 8)
+        fbm     = sum(2**(octaves - 1 - o) * noise_o) // (2**octaves - 1)
+    """
+    width, height = size
+    if u is None:
+        mu = _reduce(np.arange(width, dtype=np.int64) * FIXED, width)
+        mv = _reduce(np.arange(height, dtype=np.int64) * FIXED, height)
+        noise = _noise_grid
+    else:
+        mu, mv = _reduce(u, width), _reduce(v, height)
+        noise = _noise_at
+    total = None
     weight_sum = 0
     for octave in range(style.octaves):
         weight = 1 << (style.octaves - 1 - octave)
-        total += weight * _value_noise(derive_key(key, octave), style.cells << octave, u, v, size)
+        cells = style.cells << octave
+        layer = noise(_lattice(derive_key(key, octave), cells), *_axis(mu, cells, width), *_axis(mv, cells, height))
+        total = weight * layer if total is None else total + weight * layer
         weight_sum += weight
     return total // weight_sum
 
@@ -75,16 +130,16 @@ class NoiseBackend:
     name = "noise"
     model_id = "chaos-noise/1"
     deterministic = True
+    capabilities = Capabilities()
 
     def create(self, prompt: str, seed: bytes, palette: list[Colour], width: int, height: int) -> np.ndarray:
-        v, u = np.mgrid[0:height, 0:width].astype(np.int64) * FIXED
-        return _draw(_style(prompt), seed, palette, u, v, (width, height))
+        return _draw(_style(prompt), seed, palette, None, None, (width, height))
 
     def propose_mutation(self, parent: np.ndarray, prompt: str, seed: bytes, entropy: bytes,
                          palette: list[Colour], mask: np.ndarray) -> np.ndarray:
         """The picture `create` would draw from a seed re-keyed by the entropy, at the mask's pixels
         only (every step is per pixel, so those pixels are bit for bit the full picture's); the
-        parent elsewhere. 1% of the work of a full draw."""
+        parent elsewhere. 1% of the pixels of a full draw."""
         height, width, channels = parent.shape
         rows, cols = np.divmod(np.asarray(mask, dtype=np.int64), width)
         colours = _draw(_style(prompt), derive_key(seed, entropy), palette, cols * FIXED, rows * FIXED,
@@ -93,14 +148,40 @@ class NoiseBackend:
         proposal[mask] = colours
         return proposal.reshape(parent.shape)
 
+    @property
+    def settings(self) -> dict:
+        return {}
 
-def _draw(style: _Style, seed: bytes, palette: list[Colour], u: np.ndarray, v: np.ndarray,
+    def create_batch(self, items: list[Creation]) -> list[np.ndarray]:
+        return [self.create(i.prompt, i.seed, i.palette, i.width, i.height) for i in items]
+
+    def propose_batch(self, items: list[Proposal]) -> list[np.ndarray]:
+        return [self.propose_mutation(i.parent, i.prompt, i.seed, i.entropy, i.palette, i.mask) for i in items]
+
+    def degraded(self, steps_divisor: int) -> NoiseBackend:
+        return self  # no steps to cut: a phoenix render is cheaper by its size alone
+
+    def release_memory(self) -> None:
+        """Nothing to release: the CPU backend holds no device memory."""
+
+
+def _warp(field: np.ndarray, reach: int) -> np.ndarray:
+    """A displacement of up to `reach` (1/256 pixel) from a noise field; the product needs 64 bits."""
+    return (((field.astype(np.int64) - 32768) * reach) >> 15).astype(np.int32 if reach < 2**30 else np.int64)
+
+
+def _draw(style: _Style, seed: bytes, palette: list[Colour], u: np.ndarray | None, v: np.ndarray | None,
           size: tuple[int, int]) -> np.ndarray:
-    """The colours at pixel coordinates (u, v) (in 1/256 pixel, any shape) of the picture of `size`."""
+    """The colours at pixel coordinates (u, v) (in 1/256 pixel, any shape) of the picture of `size`;
+    with u and v None, the whole (height, width, 3) picture."""
     # Displacement of up to `warp`/256 of the width, in 1/256 pixel.
     reach = style.warp * size[0]
-    warp_x = ((_fbm(derive_key(seed, "warp-x"), style, u, v, size) - 32768) * reach) >> 15
-    warp_y = ((_fbm(derive_key(seed, "warp-y"), style, u, v, size) - 32768) * reach) >> 15
+    warp_x = _warp(_fbm(derive_key(seed, "warp-x"), style, u, v, size), reach)
+    warp_y = _warp(_fbm(derive_key(seed, "warp-y"), style, u, v, size), reach)
+    if u is None:  # the grid's own coordinates, broadcast against the (height, width) warps
+        width, height = size
+        u = (np.arange(width, dtype=np.int64) * FIXED)[None, :]
+        v = (np.arange(height, dtype=np.int64) * FIXED)[:, None]
     height_field = _fbm(derive_key(seed, "height"), style, u + warp_x, v + warp_y, size)
     # Run back and forth through the palette `bands` times (a triangle wave, no hard seams).
     phase = (height_field * style.bands * 2) % (2 * 65536)
@@ -108,4 +189,4 @@ def _draw(style: _Style, seed: bytes, palette: list[Colour], u: np.ndarray, v: n
     colour = _gradient(palette, position)
     light = _fbm(derive_key(seed, "light"), style, u - warp_y, v + warp_x, size)
     shade = 176 + (light >> 9)  # 176..303 over 256: shadows and highlights
-    return np.clip((colour * shade[..., None]) >> 8, 0, 255).astype(np.uint8)
+    return np.minimum((colour * shade[..., None]) >> 8, 255).astype(np.uint8)

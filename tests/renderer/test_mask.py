@@ -68,3 +68,15 @@ def test_apply_mask_changes_exactly_the_mask():
 def test_apply_mask_refuses_a_proposal_of_another_size():
     with pytest.raises(ValueError, match="differs"):
         apply_mask(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 5, 3), np.uint8), np.array([0]))
+
+
+def test_keccak_stream_is_keccak256_of_key_and_counter():
+    from eth_hash.auto import keccak as eth_keccak
+
+    from renderer.hashing import derive_key, keccak, keccak_stream
+
+    key = derive_key("stream", 7)
+    words = keccak_stream(key, 21)
+    raw = b"".join(eth_keccak(key + i.to_bytes(4, "big")) for i in range(3))
+    assert words.tolist() == [int.from_bytes(raw[4 * i:4 * i + 4], "big") for i in range(21)]
+    assert keccak(b"") == eth_keccak(b"") and keccak(b"abc" * 100) == eth_keccak(b"abc" * 100)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from renderer.backends import NoiseBackend, load_backend
 from renderer.backends.base import BackendError
@@ -44,3 +45,69 @@ def test_unknown_backend_is_a_clear_error():
         assert "noise" in str(exc)
     else:
         raise AssertionError("an unknown backend must raise")
+
+
+# ---------------------------------------------------------------- the rule, written plainly
+# The backend is vectorised (int32, gathers, a separable grid path); these are the rule's plain
+# int64 formulas, as the module documents them. Both must give the same integers everywhere.
+
+from renderer.backends import noise  # noqa: E402
+from renderer.backends.grade import gradient  # noqa: E402
+from renderer.hashing import derive_key, keccak_stream  # noqa: E402
+
+
+def _plain_value_noise(key, cells, u, v, size):
+    width, height = size
+    lattice = (keccak_stream(key, cells * cells).astype(np.int64) & 0xFFFF).reshape(cells, cells)
+    lattice = np.pad(lattice, ((0, 1), (0, 1)), mode="wrap")
+    fx = (u % (width * 256)) * cells // width
+    fy = (v % (height * 256)) * cells // height
+    ix, iy = fx >> 8, fy >> 8
+    sx, sy = noise._smooth(fx & 0xFF), noise._smooth(fy & 0xFF)
+    top = lattice[iy, ix] + (((lattice[iy, ix + 1] - lattice[iy, ix]) * sx) >> 8)
+    bottom = lattice[iy + 1, ix] + (((lattice[iy + 1, ix + 1] - lattice[iy + 1, ix]) * sx) >> 8)
+    return top + (((bottom - top) * sy) >> 8)
+
+
+def _plain_fbm(key, style, u, v, size):
+    total, weight_sum = np.zeros(u.shape, dtype=np.int64), 0
+    for octave in range(style.octaves):
+        weight = 1 << (style.octaves - 1 - octave)
+        total += weight * _plain_value_noise(derive_key(key, octave), style.cells << octave, u, v, size)
+        weight_sum += weight
+    return total // weight_sum
+
+
+def _plain_draw(style, seed, palette, u, v, size):
+    reach = style.warp * size[0]
+    warp_x = ((_plain_fbm(derive_key(seed, "warp-x"), style, u, v, size) - 32768) * reach) >> 15
+    warp_y = ((_plain_fbm(derive_key(seed, "warp-y"), style, u, v, size) - 32768) * reach) >> 15
+    height_field = _plain_fbm(derive_key(seed, "height"), style, u + warp_x, v + warp_y, size)
+    phase = (height_field * style.bands * 2) % (2 * 65536)
+    position = np.where(phase < 65536, phase, 2 * 65536 - 1 - phase)
+    colour = gradient(palette, position).astype(np.int64)
+    light = _plain_fbm(derive_key(seed, "light"), style, u - warp_y, v + warp_x, size)
+    shade = 176 + (light >> 9)
+    return np.clip((colour * shade[..., None]) >> 8, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("prompt,width,height", [("tide pools", 64, 48), ("a desert", 37, 91), ("storm 3", 256, 256)])
+def test_the_fast_draw_is_the_plain_rule(prompt, width, height):
+    style = noise._style(prompt)
+    v, u = np.mgrid[0:height, 0:width].astype(np.int64) * 256
+    expected = _plain_draw(style, SEED, PALETTE, u, v, (width, height))
+    assert np.array_equal(NoiseBackend().create(prompt, SEED, PALETTE, width, height), expected)
+
+
+def test_fbm_at_any_coordinates_is_the_plain_rule():
+    rng = np.random.default_rng(11)
+    for prompt in ("tide pools", "a desert", "storm 3", "x"):
+        style = noise._style(prompt)
+        size = (int(rng.integers(1, 300)), int(rng.integers(1, 300)))
+        # Far outside the image on both sides too: the noise tiles.
+        u = rng.integers(-3 * size[0] * 256, 3 * size[0] * 256, 5000)
+        v = rng.integers(-3 * size[1] * 256, 3 * size[1] * 256, 5000)
+        assert np.array_equal(noise._fbm(b"k" * 32, style, u, v, size), _plain_fbm(b"k" * 32, style, u, v, size))
+        grid_v, grid_u = np.mgrid[0:size[1], 0:size[0]].astype(np.int64) * 256
+        assert np.array_equal(noise._fbm(b"k" * 32, style, None, None, size),
+                              _plain_fbm(b"k" * 32, style, grid_u, grid_v, size))

@@ -76,3 +76,86 @@ def test_every_render_records_its_age_layer_telemetry_and_phoenix():
     assert provenance["telemetry"]["source"] == "absent" and provenance["telemetry"]["sample"] is None
     assert provenance["phoenix"] is None and rendered.phoenix is None
     assert provenance["renderer"]["backend"] == {"name": "noise", "settings": {}}
+
+
+# ---------------------------------------------------------------- golden bytes
+# The CPU backend promises the same bytes on every machine, and verification re-renders to
+# compare: any change to a pixel, an encoder or a metadata field changes these CIDs. They were
+# taken before the numpy rewrite of the noise backend and the encoders, and must never drift.
+
+from renderer import __version__  # noqa: E402
+from renderer.colour import ColourInputs  # noqa: E402
+from renderer.phoenix import Degradation  # noqa: E402
+from renderer.pools import HueState  # noqa: E402
+from renderer.telemetry import Reading, Sample  # noqa: E402
+
+from .events import recolour_event  # noqa: E402
+
+WAD = 10**18
+POOLS = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+WARM = Reading("replay", Sample(temperature_c=71, memory_used_bytes=30, memory_total_bytes=80, power_mw=310_000),
+               "trace.jsonl")
+
+
+def _colour(crashed=()):
+    prices = [WAD + h * WAD // 7 for h in range(12)]
+    weights = [0] * 12
+    weights[3], weights[8] = 40 * WAD, 90 * WAD
+    states = tuple(HueState(h, 12, 5 * WAD, 10**24, prices[h], h in crashed, 10**9) for h in range(12))
+    return ColourInputs(POOLS, 7, tuple(weights), states)
+
+
+def _golden_history():
+    """Eight renders covering every code path of the CPU render: mints at two sizes (one not a power
+    of two), painted and unpainted mutations, a crash split, a recolour, phoenix degradations."""
+    origin = Origin.from_mint(mint_event())
+    options = dict(chain_id=31337, canvas=CANVAS)
+    history = []
+
+    def step(label, event, parent, **extra):
+        rendered = render(event, origin, parent, NoiseBackend(), **options, **extra)
+        history.append((label, rendered))
+        return Parent(rendered.image_png, rendered.metadata_cid, rendered.age_layer)
+
+    parent = step("mint", mint_event(), None, size=256, telemetry=WARM, colour=_colour())
+    parent = step("mutation", mutation_event(generation=1), parent, size=256, telemetry=WARM, colour=_colour())
+    parent = step("mutation-crashed", mutation_event(generation=2, entropy="0x" + "3c" * 32), parent, size=256,
+                  colour=_colour(crashed=(8,)))
+    parent = step("recolour-crashed", recolour_event(generation=3), parent, size=256, colour=_colour(crashed=(3, 8)))
+    step("mutation-phoenix", mutation_event(generation=4, entropy="0x" + "e7" * 31 + "01"), parent, size=256,
+         degrade=Degradation("cuda-oom", 1, "test"))
+    step("mint-phoenix", mint_event(), None, size=256, degrade=Degradation("temperature", 2, "test"))
+    parent = step("mint-120", mint_event(), None, size=120)
+    step("mutation-120", mutation_event(generation=1), parent, size=120, telemetry=WARM)
+    return history
+
+
+def _versionless_cid(metadata: bytes) -> str:
+    """The metadata's CID with the renderer's version blanked, so a release does not move it."""
+    return file_cid(metadata.replace(f'"version":"{__version__}"'.encode(), b'"version":"-"'))
+
+
+#: label -> (image CID, age layer CID, metadata CID with the version blanked)
+GOLDEN = {
+    "mint": ("bafkreiegcfmst55ezt2ixp4hltmc5fgls2atg3a3rycfo5njm5rswtodja", "bafkreihdwcuxfwa2m6ez463z6aiih6hoi726epiutffhnfszgxnfhmathu",
+        "bafkreiguawqnkuvptuothcuq63qeurpi7ouw5ncs5cr5jl5hhaofrzxeve"),
+    "mutation": ("bafkreicsdkdvgpzmeb4q26e5n622r4fqh74neccb3zatkaglbjkoenyvpm", "bafkreicjsi6vpy7fme6k7tanxbtz6x7yucuikxs4akqaw7v3h7q2mqh5hm",
+        "bafkreiewvhudct6rk2iz77pz6lbsvbtjvy434yde3gktnwx7mctojkzgci"),
+    "mutation-crashed": ("bafkreihiyzrfqlkh5x5x2d4377kkwdxpz3rcvohrebkqyz7co6iynt27ay", "bafkreic7liwydvso666stypapuqgqc7xilqey3ck6vhunugvdwj43r2oxy",
+        "bafkreidyxs44rgt6eh6prk5m57yajm7yj6bh43yxyz6j3g3gubu4k4pplq"),
+    "recolour-crashed": ("bafkreihy7dkm4zw5sg46loaeq6stdwvihggsn2esaxdnej23koykrn7tu4", "bafkreibcjcig4czkwjn3sw636ee457fhiqltt7ixxqqau2zvoddehj2oxe",
+        "bafkreibts6s2ai6z32ohql3nh5nfx5e543hoggkakadg3hwlhcslunpcey"),
+    "mutation-phoenix": ("bafkreicwe2hnkjhe7vyxego36px5gtlavsnnety3zgweaivbqk4g37anca", "bafkreib7vlec3tk5hrspzhyqa353i3l24qnslwzdmgddwfu5jequlp636a",
+        "bafkreifn7iy5lqr4pnxtaq7m4lgx2gurrawkx2vvr5h3d2hjanvrfolwpi"),
+    "mint-phoenix": ("bafkreifdbjjh7dm6wjkfuakaschpvbvimfqrxtadnxv77eyykghgsw7uue", "bafkreieqwfahftcywclmyqil4afg55ndfzbkembnmaamfxdihuu4475l7e",
+        "bafkreigkjmnbfwziekv5pbfiqnpa6j3hf54zqpautyt7vyckbdrabhmhc4"),
+    "mint-120": ("bafkreibfnooohdaarhylwzxjvvbohbxzragv4bett75fybr34msvlsrco4", "bafkreid3kwngzglqlbvziofkplprg6yfnd7gpxmfedsd4o5ahwhm2m6kbq",
+        "bafkreif46u2wn47brhj5wmgkv3iwpbuyfquy7a2brietex2cbzvrmbhx2a"),
+    "mutation-120": ("bafkreidgjc6hiighugymqdmzm2sh775ycgyvrebwabeexkycv5icybbyq4", "bafkreih3yeugaqvdqznpanr6jy7ccalijnszyvu2q6gefx2svqc545dn5y",
+        "bafkreigr23yrayv4pmkaswoabjowm7nofc5irmu4twsv5klfuxmbq7ivme"),
+}
+
+
+def test_renders_are_bit_for_bit_the_golden_ones():
+    found = {label: (r.image_cid, r.age_layer_cid, _versionless_cid(r.metadata)) for label, r in _golden_history()}
+    assert found == GOLDEN
