@@ -35,18 +35,15 @@ def mutation_mask(entropy: bytes, width: int, height: int) -> np.ndarray:
     pixels = width * height
     wanted = mask_size(width, height)
     limit = 2**32 - (2**32 % pixels)
-    chosen: dict[int, None] = {}  # insertion-ordered set
-    drawn = 0
-    while len(chosen) < wanted:
-        # Draw in growing batches; the stream is the same however it is sliced.
-        batch = keccak_stream(entropy, drawn + 2 * wanted)[drawn:]
-        drawn += len(batch)
-        for word in batch.tolist():
-            if word < limit:
-                chosen.setdefault(word % pixels)
-                if len(chosen) == wanted:
-                    break
-    return np.array(sorted(chosen), dtype=np.int64)
+    drawn = 2 * wanted
+    while True:
+        # The stream is the same however long it is drawn: draw more until enough distinct pixels.
+        words = keccak_stream(entropy, drawn).astype(np.int64)
+        proposed = words[words < limit] % pixels
+        distinct, first_seen = np.unique(proposed, return_index=True)
+        if len(distinct) >= wanted:
+            return np.sort(proposed[np.sort(first_seen)[:wanted]])
+        drawn *= 2
 
 
 def mask_digest(indices: np.ndarray) -> str:
@@ -76,10 +73,20 @@ def changed_pixel_fraction(parent: np.ndarray, child: np.ndarray) -> float:
     """Share of pixels whose value differs between two images of one size."""
     if parent.shape != child.shape:
         raise ValueError(f"images differ in size: {parent.shape} vs {child.shape}")
-    changed = np.any(parent != child, axis=-1)
-    return float(changed.sum()) / float(changed.size)
+    changed = _changed(parent, child)
+    return float(np.count_nonzero(changed)) / float(changed.size)
 
 
 def changed_indices(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
     """Sorted flat indices of the pixels that differ between two images."""
-    return np.flatnonzero(np.any(parent != child, axis=-1)).astype(np.int64)
+    return np.flatnonzero(_changed(parent, child)).astype(np.int64)
+
+
+def _changed(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixel differs in some channel (channels OR-ed one by one: a reduction
+    over a 3-wide last axis is ten times slower)."""
+    differs = parent != child
+    changed = differs[..., 0].copy()
+    for channel in range(1, differs.shape[-1]):
+        changed |= differs[..., channel]
+    return changed

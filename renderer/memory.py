@@ -44,7 +44,8 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,9 @@ class AgeLayer:
     generation: int
     born: np.ndarray  # (height, width) int64
     count: np.ndarray  # (height, width) int64
+    #: The compressed body of exactly these values, when already known (a decoded or carried
+    #: layer, a fresh one): level-9 zlib is most of a render's CPU time, so it is never redone.
+    body: bytes | None = field(default=None, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -76,7 +80,7 @@ class AgeLayer:
     def fresh(cls, width: int, height: int, generation: int = 0) -> AgeLayer:
         """The layer of a mint: every pixel born at generation 0, never mutated."""
         zeros = np.zeros((height, width), dtype=np.int64)
-        return cls(generation, zeros, zeros.copy())
+        return cls(generation, zeros, zeros.copy(), _fresh_body(width, height))
 
     def age(self, generation: int | None = None) -> np.ndarray:
         """Generations each pixel's value has lasted, seen from `generation` (default: the layer's own)."""
@@ -93,12 +97,12 @@ class AgeLayer:
 
     def carry(self, generation: int) -> AgeLayer:
         """The same layer for a later generation that changed no pixel's history (a recolour)."""
-        return AgeLayer(generation, self.born, self.count)
+        return AgeLayer(generation, self.born, self.count, self.body)
 
     def encode(self) -> bytes:
         height, width = self.shape
-        body = np.concatenate([self.born.reshape(-1), self.count.reshape(-1)]).astype(">u4").tobytes()
-        return _HEADER.pack(MAGIC, VERSION, width, height, self.generation) + zlib.compress(body, 9)
+        body = self.body if self.body is not None else _compress(self.born, self.count)
+        return _HEADER.pack(MAGIC, VERSION, width, height, self.generation) + body
 
     @classmethod
     def decode(cls, data: bytes) -> AgeLayer:
@@ -115,11 +119,22 @@ class AgeLayer:
             raise ValueError(f"corrupt chaos-age layer: {len(body)} body bytes for {width}x{height}")
         values = np.frombuffer(body, dtype=">u4").astype(np.int64)
         pixels = width * height
-        return cls(generation, values[:pixels].reshape(height, width), values[pixels:].reshape(height, width))
+        return cls(generation, values[:pixels].reshape(height, width), values[pixels:].reshape(height, width),
+                   data[_HEADER.size:])
 
     def __eq__(self, other) -> bool:
         return (isinstance(other, AgeLayer) and self.generation == other.generation
                 and np.array_equal(self.born, other.born) and np.array_equal(self.count, other.count))
+
+
+def _compress(born: np.ndarray, count: np.ndarray) -> bytes:
+    return zlib.compress(np.concatenate([born.reshape(-1), count.reshape(-1)]).astype(">u4").tobytes(), 9)
+
+
+@lru_cache(maxsize=8)
+def _fresh_body(width: int, height: int) -> bytes:
+    zeros = np.zeros((height, width), dtype=np.int64)
+    return _compress(zeros, zeros)
 
 
 def keep_weights(age: np.ndarray, count: np.ndarray) -> np.ndarray:

@@ -72,18 +72,18 @@ def _reduce(position: np.ndarray, extent: int) -> np.ndarray:
 def _axis(reduced: np.ndarray, cells: int, extent: int) -> tuple[np.ndarray, np.ndarray]:
     """Lattice cell index and smoothed fraction along one axis."""
     f = reduced * cells // extent
-    return f >> 8, _SMOOTH[f & 0xFF]
+    return f >> 8, np.take(_SMOOTH, f & 0xFF)
 
 
 def _noise_at(lattice: np.ndarray, ix, sx, iy, sy) -> np.ndarray:
-    """Bilinear value noise at scattered points; the four values every cell needs (corner,
-    right - corner, below, below-right - below) come in one gather."""
+    """Bilinear value noise at scattered points: the values every cell needs (corner,
+    right - corner, below, below-right - below) as four flat tables, one gather each."""
     cells = lattice.shape[0] - 1
     a, b, c, d = lattice[:-1, :-1], lattice[:-1, 1:], lattice[1:, :-1], lattice[1:, 1:]
-    corners = np.stack([a, b - a, c, d - c], axis=-1).reshape(cells * cells, 4)
-    q = np.take(corners, iy * cells + ix, axis=0)
-    top = q[..., 0] + ((q[..., 1] * sx) >> 8)
-    bottom = q[..., 2] + ((q[..., 3] * sx) >> 8)
+    cell = iy * cells + ix
+    corner, right, below, below_right = (np.take(np.ravel(t), cell) for t in (a, b - a, c, d - c))
+    top = corner + ((right * sx) >> 8)
+    bottom = below + ((below_right * sx) >> 8)
     return top + (((bottom - top) * sy) >> 8)
 
 

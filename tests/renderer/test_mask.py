@@ -80,3 +80,11 @@ def test_keccak_stream_is_keccak256_of_key_and_counter():
     raw = b"".join(eth_keccak(key + i.to_bytes(4, "big")) for i in range(3))
     assert words.tolist() == [int.from_bytes(raw[4 * i:4 * i + 4], "big") for i in range(21)]
     assert keccak(b"") == eth_keccak(b"") and keccak(b"abc" * 100) == eth_keccak(b"abc" * 100)
+
+
+
+@pytest.mark.parametrize("width,height", [(1, 1), (20, 30), (97, 201)])
+def test_the_mask_is_the_documented_rule_for_many_entropies(width, height):
+    for first in range(4):
+        entropy = bytes([first]) + bytes(range(31))
+        assert mutation_mask(entropy, width, height).tolist() == reference_mask(entropy, width, height)

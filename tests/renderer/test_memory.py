@@ -163,3 +163,16 @@ def test_the_age_map_png(tmp_path):
     assert set(np.unique(counts).tolist()) <= {0, 64, 128, 192}
     with pytest.raises(ValueError, match="channel"):
         age_png(renders[-1].age_layer, "colour")
+
+
+def test_a_known_body_is_reused_and_is_the_one_compression_gives():
+    mask = mutation_mask(bytes.fromhex("e7" * 32), 64, 48)
+    layer = AgeLayer.fresh(64, 48).advance(mask, 3)
+    assert layer.body is None  # new values: compressed when encoded
+    data = layer.encode()
+    decoded = AgeLayer.decode(data)
+    carried = decoded.carry(4)
+    recomputed = AgeLayer(4, layer.born.copy(), layer.count.copy())  # no body known: compressed again
+    assert carried.body is not None and carried.encode() == recomputed.encode()
+    assert carried.encode()[len(data) - len(decoded.body):] == decoded.body
+    assert AgeLayer.fresh(64, 48, 2).encode() == AgeLayer(2, np.zeros((48, 64), int), np.zeros((48, 64), int)).encode()
