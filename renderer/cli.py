@@ -149,12 +149,17 @@ def build_parser() -> argparse.ArgumentParser:
     _store_options(history)
 
     verify = commands.add_parser(
-        "verify", help="check a token's whole evolution from the chain and IPFS alone",
-        description="Walk the token's metadata from its latest commit through the parent links; check every "
-                    "metadata and image against its CID and the chain's events, every mutation against the mask "
-                    "recomputed from its entropy, re-render deterministic generations and compare bytes, and "
-                    "check every on-chain commit is on that walk. Exit code 1 names each failed check.")
-    verify.add_argument("token", type=int)
+        "verify", help="check a token's evolution (or every token's), generation by generation, from the chain "
+                       "and IPFS alone",
+        description="From each commit, walk the metadata's parent links down to the previous commit; check every "
+                    "generation on its own: metadata and image against their CIDs and the chain's events, every "
+                    "mutation against the mask recomputed from its entropy, the age layer, the colour inputs, and "
+                    "a re-render of deterministic generations (decoded pixels and metadata fields, never "
+                    "compressed bytes). Each generation is verified, not checkable, FORGED or UNVERIFIABLE; exit "
+                    "code 1 names the forged and unverifiable ones and the commit transactions they came from.")
+    verify.add_argument("token", type=int, nargs="?", help="token id (or --all)")
+    verify.add_argument("--all", action="store_true", help="every token: a progress bar on stderr, then a summary table")
+    verify.add_argument("--json", action="store_true", help="print every generation's verdict as JSON")
     verify.add_argument("--no-rerender", action="store_true", help="skip the re-render comparison")
     verify.add_argument("--from-block", type=int, default=0, help="first block to search for events (default 0)")
     _node_options(verify)
@@ -293,22 +298,36 @@ def _wei(eth: str) -> int:
     return int(wei)
 
 
-def _print_verification(canvas, history, rerender: bool) -> int:
-    from .verify import Verifier, failures
+def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    from .ipfs import Replicas
+    from .verdicts import (ProgressBar, failing, format_collection, format_token, name_failures,
+                           verify_collection, verify_one)
 
-    checks = Verifier(canvas, history).run(rerender)
-    for generation in sorted({c.generation for c in checks}):
-        mine = [c for c in checks if c.generation == generation]
-        names = sorted({c.name for c in mine})
-        bad = [c for c in mine if not c.ok]
-        status = "ok" if not bad else "FAILED"
-        print(f"generation {generation}: {status}  ({', '.join(names)})")
-        for check in bad:
-            print(f"  {check.name}: {check.detail}")
-    wrong = failures(checks)
-    print(f"token {history.token_id}: {len(history.records)} generation(s), {len(checks)} checks, "
-          f"{len(wrong)} failed")
-    return 1 if wrong else 0
+    if args.all == (args.token is not None):
+        raise ChaosError("give one token id, or --all for every token")
+    canvas = _canvas(settings)
+    ipfs = Replicas(settings.ipfs_api, settings.ipfs_timeout)
+    rerender = not args.no_rerender
+    try:
+        if args.all:
+            total = canvas.contract.functions.totalMinted().call()
+            results = verify_collection(canvas, ipfs, args.from_block, rerender, progress=ProgressBar(total))
+        else:
+            results = {args.token: verify_one(canvas, ipfs, args.token, args.from_block, rerender)}
+    except LookupError as exc:
+        raise ChaosError(str(exc)) from None
+    finally:
+        ipfs.close()
+    verdicts = [v for token_verdicts in results.values() for v in token_verdicts]
+    if args.json:
+        print(json.dumps([v.to_dict() for v in verdicts], indent=2))
+    elif args.all:
+        print(format_collection(results))
+    else:
+        print(format_token(args.token, verdicts))
+    for line in name_failures(verdicts):
+        print(line, file=sys.stderr)
+    return 1 if failing(verdicts) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,7 +392,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         path = write_token_age_map(settings, args.token, args.generation, args.channel, args.output)
         print(f"pixel-age map written to {path}")
-    elif args.command in ("history", "verify"):
+    elif args.command == "verify":
+        return _verify(args, settings)
+    elif args.command == "history":
         from .ipfs import Replicas
         from .provenance import load_history
 
@@ -383,8 +404,6 @@ def _dispatch(args: argparse.Namespace) -> int:
             history = load_history(canvas, ipfs, args.token, getattr(args, "from_block", 0))
         except LookupError as exc:
             raise ChaosError(str(exc)) from None
-        if args.command == "verify":
-            return _print_verification(canvas, history, rerender=not args.no_rerender)
         from .history import chain_history_rows, format_chain_history, write_evolution
 
         rows = chain_history_rows(history)

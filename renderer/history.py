@@ -86,7 +86,7 @@ def format_chain_history(token_id: int, rows: list[dict]) -> str:
              f"{'gen':>4} {'kind':<9} {'block':>6} {'owner':<42} {'changed':>9} {'palette':<39} CIDs (metadata, image)"]
     for row in rows:
         changed = "-" if row["changed_pixel_fraction"] is None else f"{row['changed_pixel_fraction']:.4%}"
-        mark = "" if row["committed"] else "  (not committed: superseded)"
+        mark = "" if row["committed"] else "  (not committed: reached through a later commit's parent links)"
         lines.append(f"{row['generation']:>4} {row['kind'] or '?':<9} {row['block'] or '-':>6} "
                      f"{row['owner'] or '-':<42} {changed:>9} {' '.join(row['palette']):<39} "
                      f"{row['metadata_cid']}{mark}")

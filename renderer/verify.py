@@ -1,32 +1,39 @@
-"""`chaos verify TOKEN`: check a token's whole evolution from the chain and IPFS alone.
+"""`chaos verify`: check a token's evolution, one generation at a time, from the chain and IPFS alone.
 
-For every generation, walking the metadata's parent links down from the latest commit:
+Each generation the token's commits reach (`provenance.load_history`: every commit, then the
+parent links of its metadata down to the previous commit) is checked on its own:
 
   metadata-cid   the metadata bytes hash to the CID they were fetched by
   metadata-json  they are JSON with a provenance block
   chain-event    provenance agrees with the chain: chain id, canvas, token, generation, kind,
                  seed, minter and prompt of Minted, entropy of this generation's Mutated event,
                  and the event's transaction
-  parent-link    generation 0 has no parent; every other generation's parent is generation - 1
-  image-cid      the image named by the metadata exists and hashes to its CID
+  parent-link    generation 0 has no parent; every other generation's parent is generation - 1:
+                 the CID the canvas committed for it, or the one this walk reached
+  image-cid      the image named by the metadata exists and its bytes hash to its CID: the CID
+                 proves the committed bytes
   mask           (mutations) the pixels that differ from the parent are exactly the mask
-                 recomputed from the chain's entropy (renderer.mask.mutation_mask); re-colourings
-                 have no mask: they are checked by re-rendering
-  age-layer      the age layer the metadata names is the one recomputed from the chain's
-                 mutation entropies (renderer.memory.replay_layer)
+                 recomputed from the chain's entropy (renderer.mask.mutation_mask)
+  age-layer      the age layer the metadata names is pinned, hashes to its CID, and decodes to the
+                 layer recomputed from the chain's mutation entropies (renderer.memory.replay_layer)
   colour         the pool state and pigment the palette was drawn from are what the colour
                  pools (holding the canvas's POOLS_ROLE) said at the event's block
-  rerender       (deterministic backends) rendering again from the chain's inputs and the
-                 inputs the metadata records (telemetry, phoenix, colour) gives the same image and
-                 metadata bytes
-  commit         every CID the canvas ever committed for the token is the one on this walk
+  rerender       (deterministic backends) rendering again from the chain's inputs and the inputs
+                 the metadata records gives the same decoded pixels, and the same metadata field by
+                 field once the image and age-layer CIDs are those of the pinned bytes. Compressed
+                 bytes are never compared: they depend on the zlib build.
+  commit         the commit landed no earlier than the event it renders
 
-Any failure names its generation and check; the command then exits with code 1.
+A generation's verdict is `verified`, `not-checkable` (every check passed, but its backend is not
+deterministic, so its pixels could not be re-derived), `forged` (a check failed; the verdict names
+the checks and the commit's transaction) or `unverifiable` (IPFS cannot serve what the commit names,
+or no parent link reaches the generation). A forged generation leaves the others' verdicts alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -35,11 +42,16 @@ from .chain import Canvas
 from .cid import file_cid
 from .colour import read_colour_inputs
 from .mask import changed_indices, mask_digest, mutation_mask
-from .memory import replay_layer
+from .memory import AgeLayer, replay_layer
 from .png import decode_png
 from .pools import pools_abi
 from .provenance import GenerationRecord, TokenHistory, load_history
 from .render import Origin, Parent, recorded_inputs, render
+
+#: Checks whose failure says "cannot be checked", not "is wrong".
+UNAVAILABLE_CHECKS = frozenset({"metadata-available", "reachable"})
+VERIFIED, NOT_CHECKABLE, FORGED, UNVERIFIABLE, PENDING = (
+    "verified", "not-checkable", "forged", "unverifiable", "pending")
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,34 @@ class Check:
     detail: str = ""
 
 
+@dataclass
+class GenerationVerdict:
+    """What verification concluded about one generation."""
+
+    token_id: int
+    generation: int
+    status: str  # VERIFIED, NOT_CHECKABLE, FORGED, UNVERIFIABLE or PENDING
+    metadata_cid: str | None
+    committed: bool
+    commit_tx: str | None  # the commit this generation was reached from (its own, or a later one's)
+    checks: list[Check] = field(default_factory=list)
+    note: str = ""  # why not checkable, or why pending
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (VERIFIED, NOT_CHECKABLE, PENDING)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["checks"] = sorted({c.name for c in self.checks})
+        data["failed"] = [{"check": c.name, "detail": c.detail} for c in self.failed]
+        return data
+
+
 def _deterministic_backend(model_id: str | None):
     for factory in BACKENDS.values():
         if getattr(factory, "model_id", None) == model_id and getattr(factory, "deterministic", False):
@@ -57,32 +97,81 @@ def _deterministic_backend(model_id: str | None):
     return None
 
 
+def _differing_fields(expected, actual, path: str = "") -> list[str]:
+    """Dotted paths of the leaves where two JSON values differ."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return [p for key in sorted(set(expected) | set(actual))
+                for p in _differing_fields(expected.get(key, KeyError), actual.get(key, KeyError),
+                                           f"{path}.{key}" if path else key)]
+    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
+        return [p for i, (e, a) in enumerate(zip(expected, actual)) for p in _differing_fields(e, a, f"{path}[{i}]")]
+    return [] if expected == actual else [path or "(the document)"]
+
+
+def _same_layer(a: AgeLayer, b: AgeLayer) -> bool:
+    return a.generation == b.generation and a.shape == b.shape and np.array_equal(a.born, b.born) \
+        and np.array_equal(a.count, b.count)
+
+
 class Verifier:
+    """Checks every generation of one `TokenHistory`; `run` returns the checks, `verdicts` the conclusions."""
+
     def __init__(self, canvas: Canvas, history: TokenHistory):
         self.canvas = canvas
         self.history = history
         self.checks: list[Check] = [Check(g, check, False, detail) for g, check, detail in history.problems]
+        self._not_checkable: dict[int, str] = {}
+        self._pools_role_holder: dict[tuple[str, int], bool] = {}
 
     def _check(self, generation: int, name: str, ok: bool, detail: str = "") -> bool:
         self.checks.append(Check(generation, name, bool(ok), "" if ok else detail))
         return bool(ok)
 
-    def run(self, rerender: bool = True) -> list[Check]:
-        records = self.history.records
-        if not self.history.commits:
-            self._check(0, "commit", False, "nothing committed yet: the token has not been rendered")
-            return self.checks
-        for record in records:
-            parent = self.history.record(record.generation - 1)
-            self._verify_generation(record, parent, rerender)
-        self._verify_commits()
+    def run(self, rerender: bool = True, generations: set[int] | None = None) -> list[Check]:
+        """Check every generation reached (or only `generations`)."""
+        for record in self.history.records:
+            if generations is None or record.generation in generations:
+                self._verify_generation(record, self.history.record(record.generation - 1), rerender)
+        if generations is not None:
+            self.checks = [c for c in self.checks if c.generation in generations]
         return self.checks
+
+    def verdicts(self, rerender: bool = True, generations: set[int] | None = None) -> list[GenerationVerdict]:
+        """One verdict per generation: those the commits cover (or `generations`), then any not committed yet."""
+        checks = self.run(rerender, generations)
+        history = self.history
+        last = history.committed_generation
+        covered = set(range(last + 1)) if last is not None else set()
+        if generations is not None:
+            covered &= generations
+        verdicts = []
+        for g in sorted(covered | {c.generation for c in checks}):
+            mine = [c for c in checks if c.generation == g]
+            record = history.record(g)
+            commit = record.commit if record else history.commit_of(g)
+            failed = [c for c in mine if not c.ok]
+            if (failed and all(c.name in UNAVAILABLE_CHECKS for c in failed)) or (record is None and not failed):
+                status = UNVERIFIABLE
+            elif failed:
+                status = FORGED
+            else:
+                status = NOT_CHECKABLE if g in self._not_checkable else VERIFIED
+            verdicts.append(GenerationVerdict(history.token_id, g, status, record.metadata_cid if record else None,
+                                              bool(record and record.committed), commit and commit["tx_hash"],
+                                              mine, self._not_checkable.get(g, "")))
+        for g in sorted(history.events):
+            if (last is None or g > last) and (generations is None or g in generations):
+                verdicts.append(GenerationVerdict(history.token_id, g, PENDING, None, False, None,
+                                                  note="on-chain, not committed yet"))
+        return verdicts
+
+    # ------------------------------------------------------------ one generation
 
     def _verify_generation(self, record: GenerationRecord, parent: GenerationRecord | None, rerender: bool) -> None:
         g = record.generation
         self._check(g, "metadata-cid", file_cid(record.metadata_bytes) == record.metadata_cid,
                     f"bytes fetched for {record.metadata_cid} hash to {file_cid(record.metadata_bytes)}")
-        if not self._check(g, "metadata-json", record.metadata is not None and record.provenance,
+        if not self._check(g, "metadata-json", isinstance(record.metadata, dict) and record.provenance,
                            "metadata is not JSON with a provenance block"):
             return
         event = self.history.events.get(g)
@@ -90,14 +179,27 @@ class Verifier:
             return
         self._verify_against_chain(record, event)
         self._verify_parent_link(record, parent)
+        if record.committed:
+            self._check(g, "commit", record.commit["block_number"] >= event.block_number,
+                        f"committed in block {record.commit['block_number']}, before its event "
+                        f"(block {event.block_number})")
         image = self._verify_image(record)
         if event.kind == "mutation" and image is not None and parent is not None and parent.image_png:
-            self._verify_mask(record, event, decode_png(parent.image_png), image)
+            try:
+                before = decode_png(parent.image_png)
+            except Exception:  # the parent's own image-cid check reports it
+                before = None
+            if before is not None:
+                self._verify_mask(record, event, before, image)
         if image is not None:
-            self._verify_age_layer(record, image)
+            self._verify_age_layer(record, parent, image)
         self._verify_colour(record, event)
-        if rerender:
-            self._verify_rerender(record, parent, event)
+        model = (record.provenance.get("renderer") or {}).get("model")
+        if _deterministic_backend(model) is None:
+            # A non-deterministic model (diffusion on a GPU) cannot be re-rendered bit for bit.
+            self._not_checkable[g] = f"model {model!r} is not deterministic: its pixels cannot be re-derived"
+        elif rerender:
+            self._verify_rerender(record, parent, event, image)
 
     def _verify_against_chain(self, record: GenerationRecord, event) -> None:
         p, mint = record.provenance, self.history.events[0]
@@ -106,8 +208,9 @@ class Verifier:
                     "seed": mint.args["seed"], "minter": mint.args["minter"], "prompt": mint.args["prompt"],
                     "entropy": event.args.get("entropy")}
         wrong = {k: (p.get(k), v) for k, v in expected.items() if p.get(k) != v}
-        if (p.get("event") or {}).get("tx_hash") != event.tx_hash:
-            wrong["event.tx_hash"] = ((p.get("event") or {}).get("tx_hash"), event.tx_hash)
+        recorded_event = p.get("event") if isinstance(p.get("event"), dict) else {}
+        if recorded_event.get("tx_hash") != event.tx_hash:
+            wrong["event.tx_hash"] = (recorded_event.get("tx_hash"), event.tx_hash)
         self._check(record.generation, "chain-event", not wrong,
                     "; ".join(f"{k}: metadata says {got!r}, chain says {want!r}" for k, (got, want) in wrong.items()))
 
@@ -116,25 +219,27 @@ class Verifier:
         if g == 0:
             self._check(0, "parent-link", link is None, f"generation 0 names a parent ({link})")
             return
-        committed = {c["generation"]: c["cid"] for c in self.history.commits}.get(g - 1)
+        committed = next((c["cid"] for c in self.history.commits if c["generation"] == g - 1), None)
         if committed is not None:
             # The chain fixed generation g-1: the link must point at exactly that commit.
             self._check(g, "parent-link", link == committed,
                         f"parent {link} is not {committed}, which the canvas committed for generation {g - 1}")
-        else:  # g-1 was superseded before its commit: it must at least be this token's g-1
+        else:  # g-1 was never committed: the walk followed this very link, which must name g-1 of this token
             p = parent.provenance if parent else {}
             self._check(g, "parent-link", parent is not None and link == parent.metadata_cid
                         and p.get("generation") == g - 1 and p.get("token_id") == self.history.token_id,
-                        f"parent {link} is not generation {g - 1} of token {self.history.token_id}")
+                        f"parent {link} is not generation {g - 1} of token {self.history.token_id} (it says "
+                        f"generation {p.get('generation')} of token {p.get('token_id')})")
 
     def _verify_image(self, record: GenerationRecord) -> np.ndarray | None:
         g = record.generation
         if not self._check(g, "image-cid", record.image_png is not None,
                            f"image {record.image_cid} cannot be fetched from IPFS"):
             return None
-        if not self._check(g, "image-cid", file_cid(record.image_png) == record.image_cid
-                           == (record.provenance.get("image") or {}).get("cid"),
-                           f"image bytes hash to {file_cid(record.image_png)}, metadata names {record.image_cid}"):
+        named = (record.provenance.get("image") or {}).get("cid")
+        if not self._check(g, "image-cid", file_cid(record.image_png) == record.image_cid == named,
+                           f"image bytes hash to {file_cid(record.image_png)}; the metadata names {record.image_cid} "
+                           f"(image) and {named} (provenance)"):
             return None
         try:
             return decode_png(record.image_png)
@@ -156,21 +261,41 @@ class Verifier:
         self._check(g, "mask", (record.provenance.get("mask") or {}).get("digest") == mask_digest(mask),
                     "the metadata's mask digest is not the digest of the recomputed mask")
 
-    def _replayed_layer(self, generation: int, width: int, height: int):
+    def _replayed_layer(self, generation: int, width: int, height: int) -> AgeLayer:
         """The age layer of `generation`, from the chain's mutation entropies alone."""
         mutations = [(g, bytes.fromhex(e.args["entropy"][2:])) for g, e in self.history.events.items()
                      if e.kind == "mutation"]
         return replay_layer(width, height, generation, mutations)
 
-    def _verify_age_layer(self, record: GenerationRecord, image: np.ndarray) -> None:
+    def _pinned_layer(self, record: GenerationRecord) -> AgeLayer | None:
+        """The record's pinned age layer, when its bytes hash to the named CID and decode."""
+        if record.age_layer is None or file_cid(record.age_layer) != record.age_layer_cid:
+            return None
+        try:
+            return AgeLayer.decode(record.age_layer)
+        except ValueError:
+            return None
+
+    def _verify_age_layer(self, record: GenerationRecord, parent: GenerationRecord | None, image: np.ndarray) -> None:
         memory = record.provenance.get("memory")
         if not memory:
             return  # rendered before mutation memory existed
+        g = record.generation
+        named = record.age_layer_cid
+        if not self._check(g, "age-layer", record.age_layer is not None,
+                           f"the age layer {named} the metadata names cannot be fetched from IPFS"):
+            return
+        if not self._check(g, "age-layer", file_cid(record.age_layer) == named,
+                           f"the age layer's bytes hash to {file_cid(record.age_layer)}, not {named}"):
+            return
+        pinned = self._pinned_layer(record)
         height, width, _ = image.shape
-        expected = file_cid(self._replayed_layer(record.generation, width, height).encode())
-        named = (memory.get("age_layer") or {}).get("cid")
-        self._check(record.generation, "age-layer", named == expected,
-                    f"the metadata names age layer {named}; the chain's mutations give {expected}")
+        self._check(g, "age-layer", pinned is not None and _same_layer(pinned, self._replayed_layer(g, width, height)),
+                    f"the age layer {named} is not the one the chain's mutations give")
+        if parent is not None and parent.provenance.get("memory"):
+            self._check(g, "age-layer", memory.get("parent_age_layer") == parent.age_layer_cid,
+                        f"the metadata names parent age layer {memory.get('parent_age_layer')}, the parent's "
+                        f"metadata {parent.age_layer_cid}")
 
     def _verify_colour(self, record: GenerationRecord, event) -> None:
         recorded = record.provenance.get("colour")
@@ -197,35 +322,61 @@ class Verifier:
         self._check(g, "colour", not wrong, f"the metadata's {', '.join(wrong)} differ from the pools' "
                                             f"state at block {event.block_number}")
 
-    def _verify_rerender(self, record: GenerationRecord, parent: GenerationRecord | None, event) -> None:
-        model = (record.provenance.get("renderer") or {}).get("model")
-        backend = _deterministic_backend(model)
-        if backend is None:
-            return  # a non-deterministic model (diffusion on a GPU) cannot be re-rendered bit for bit
-        parent_input = None
-        if parent and parent.image_png:
-            layer = None
-            if parent.provenance.get("memory"):
-                height, width, _ = decode_png(parent.image_png).shape
-                layer = self._replayed_layer(parent.generation, width, height).encode()
-            parent_input = Parent(parent.image_png, parent.metadata_cid, layer)
-        if event.kind != "mint" and parent_input is None:
-            return
-        again = render(event, Origin.from_mint(self.history.events[0]), parent_input, backend,
-                       chain_id=self.canvas.chain_id, canvas=self.canvas.address,
-                       **recorded_inputs(record.provenance))
-        self._check(record.generation, "rerender", again.image_cid == record.image_cid,
-                    f"re-rendering gives image {again.image_cid}, not {record.image_cid}")
-        self._check(record.generation, "rerender", again.metadata_cid == record.metadata_cid,
-                    f"re-rendering gives metadata {again.metadata_cid}, not {record.metadata_cid}")
+    def _parent_input(self, parent: GenerationRecord) -> Parent:
+        layer = None
+        if parent.provenance.get("memory"):
+            height, width, _ = decode_png(parent.image_png).shape
+            replayed = self._replayed_layer(parent.generation, width, height)
+            pinned = self._pinned_layer(parent)
+            # The pinned bytes when they hold the chain's layer (so the re-render names the pinned CID
+            # as its parent's), else the chain's layer itself.
+            layer = parent.age_layer if pinned is not None and _same_layer(pinned, replayed) else replayed.encode()
+        return Parent(parent.image_png, parent.metadata_cid, layer)
 
-    def _verify_commits(self) -> None:
-        walked = {r.generation: r.metadata_cid for r in self.history.records}
-        for commit in self.history.commits:
-            g = commit["generation"]
-            self._check(g, "commit", walked.get(g) == commit["cid"],
-                        f"the canvas committed {commit['cid']} for generation {g}, which is not on the token's "
-                        f"metadata chain ({walked.get(g)})")
+    def _verify_rerender(self, record: GenerationRecord, parent: GenerationRecord | None, event,
+                         image: np.ndarray | None) -> None:
+        g = record.generation
+        if event.kind != "mint" and (parent is None or not parent.image_png):
+            return  # nothing to render from: the parent's own checks say why
+        try:
+            parent_input = self._parent_input(parent) if event.kind != "mint" else None
+            again = render(event, Origin.from_mint(self.history.events[0]), parent_input,
+                           _deterministic_backend((record.provenance.get("renderer") or {}).get("model")),
+                           chain_id=self.canvas.chain_id, canvas=self.canvas.address,
+                           **recorded_inputs(record.provenance))
+        except Exception as exc:  # inputs the metadata records that no render accepts
+            self._check(g, "rerender", False, f"re-rendering from the recorded inputs fails: "
+                                              f"{type(exc).__name__}: {exc}")
+            return
+        expected_pixels = decode_png(again.image_png)
+        same_pixels = image is not None and image.shape == expected_pixels.shape \
+            and np.array_equal(image, expected_pixels)
+        if image is None:
+            detail = "the pinned image cannot be decoded"
+        elif image.shape != expected_pixels.shape:
+            detail = f"re-rendering gives a {expected_pixels.shape[1]}x{expected_pixels.shape[0]} image, " \
+                     f"the pinned one is {image.shape[1]}x{image.shape[0]}"
+        else:
+            differ = int(np.any(image != expected_pixels, axis=-1).sum())
+            detail = f"{differ} pixel(s) differ from the re-render"
+        self._check(g, "rerender", same_pixels, detail)
+
+        expected = json.loads(again.metadata)
+        if same_pixels:  # the same picture: name the pinned bytes, whichever zlib compressed them
+            expected["image"] = f"ipfs://{record.image_cid}"
+            expected["provenance"]["image"]["cid"] = record.image_cid
+        pinned_layer = self._pinned_layer(record)
+        expected_memory = expected["provenance"].get("memory")
+        if expected_memory and pinned_layer is not None and _same_layer(pinned_layer, AgeLayer.decode(again.age_layer)):
+            expected_memory["age_layer"]["cid"] = record.age_layer_cid
+        wrong = _differing_fields(expected, record.metadata)
+        self._check(g, "rerender", not wrong, f"re-rendering gives other metadata: {', '.join(wrong[:8])}"
+                                              + (f" and {len(wrong) - 8} more field(s)" if len(wrong) > 8 else ""))
+
+
+def verify_history(canvas: Canvas, history: TokenHistory, rerender: bool = True,
+                   generations: set[int] | None = None) -> list[GenerationVerdict]:
+    return Verifier(canvas, history).verdicts(rerender, generations)
 
 
 def verify_token(canvas: Canvas, ipfs, token_id: int, from_block: int = 0, rerender: bool = True) -> list[Check]:
