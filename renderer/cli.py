@@ -165,6 +165,29 @@ def build_parser() -> argparse.ArgumentParser:
     _node_options(verify)
     _ipfs_option(verify)
 
+    watch = commands.add_parser(
+        "watch", help="a watchtower: verify every commit as it lands; run a hook on a forgery",
+        description="Follow the canvas's RenderCommitted logs (only blocks with --confirmations; a reorg rewinds "
+                    "and re-verifies), verify every generation each commit covers as `chaos verify` does, and "
+                    "write one JSON line per verdict (stdout, or --out FILE). On a forged generation run "
+                    "--on-forgery CMD through the shell, with the verdict as one JSON line on stdin and in CHAOS_* "
+                    "variables (CHAOS_STATUS, CHAOS_TOKEN_ID, CHAOS_GENERATION, CHAOS_COMMIT_TX, "
+                    "CHAOS_FAILED_CHECKS, CHAOS_VERDICT). The cursor is kept in --state, so a restart resumes.")
+    watch.add_argument("--on-forgery", metavar="CMD", help="shell command run once per forged generation")
+    watch.add_argument("--out", dest="verdicts_out", type=Path, metavar="FILE",
+                       help="append the JSON lines to FILE instead of stdout")
+    watch.add_argument("--state", type=Path, metavar="FILE",
+                       help="the cursor's SQLite file (default: FILE.state.sqlite beside --out, else "
+                            "CHAOS_OUT/watch.sqlite)")
+    watch.add_argument("--confirmations", type=int, help="blocks a commit must be buried under [CHAOS_CONFIRMATIONS; "
+                                                         "default 0]")
+    watch.add_argument("--start-block", type=int, help="first block to watch, e.g. the deployment block "
+                                                       "[CHAOS_START_BLOCK]")
+    watch.add_argument("--poll", type=float, help="seconds between polls (default 2)")
+    watch.add_argument("--once", action="store_true", help="verify what has landed, then exit")
+    _node_options(watch)
+    _ipfs_option(watch)
+
     status = commands.add_parser("status", help="the daemon's cursor, jobs per state, pending transactions, "
                                                  "last error")
     _node_options(status)
@@ -394,6 +417,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"pixel-age map written to {path}")
     elif args.command == "verify":
         return _verify(args, settings)
+    elif args.command == "watch":
+        from .watch import run_watch
+
+        if args.poll is not None:
+            if args.poll <= 0:
+                raise ChaosError(f"--poll must be a positive number of seconds, not {args.poll}")
+            settings = settings.with_overrides(poll_interval=args.poll)
+        state = args.state or (args.verdicts_out.with_name(args.verdicts_out.name + ".state.sqlite")
+                               if args.verdicts_out else settings.out_dir / "watch.sqlite")
+        run_watch(settings, state_path=state, output_path=args.verdicts_out, on_forgery=args.on_forgery,
+                  once=args.once)
     elif args.command == "history":
         from .ipfs import Replicas
         from .provenance import load_history

@@ -13,8 +13,8 @@ import pytest
 from renderer.cli import build_parser, main
 from renderer.nodes import PROJECT_ROOT, free_port
 
-COMMANDS = ["demo", "deploy", "daemon", "mint", "transfer", "buy", "age", "history", "verify", "status", "pins",
-            "pools", "gallery", "bench"]
+COMMANDS = ["demo", "deploy", "daemon", "mint", "transfer", "buy", "age", "history", "verify", "watch", "status",
+            "pins", "pools", "gallery", "bench"]
 
 
 def chaos(*args: str, **kwargs) -> subprocess.CompletedProcess:

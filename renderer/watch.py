@@ -1,0 +1,210 @@
+"""`chaos watch`: a watchtower that verifies every commit as it lands.
+
+It follows the canvas's RenderCommitted logs through the same reader as the daemon
+(`renderer.pipeline.reader.ChainReader`: confirmed block ranges, reorg check), verifies the
+generations each commit covers (the commit's own and those reached through its parent links, see
+`renderer.provenance`) with `renderer.verify`, and writes one JSON line per verdict. On a forgery it
+runs the operator's hook (`--on-forgery CMD`) with the verdict on stdin and in CHAOS_* variables.
+
+Its cursor lives in a small SQLite file of its own (`WatchState`): each range's end and end hash are
+recorded after its verdicts are written, so a restart resumes after the last range it finished
+(a crash in the middle of a range verifies that range again: a verdict or hook can repeat, never
+be skipped). A reorg rewinds the cursor to the newest recorded block that is still canonical and
+the commits above it are verified again as they land on the new branch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from .chain import Canvas
+from .errors import ChaosError
+from .pipeline.reader import ChainReader, LogRange
+from .provenance import load_history
+from .verify import FORGED, PENDING, GenerationVerdict, Verifier
+
+log = logging.getLogger("chaos.watch")
+
+#: Block hashes kept for the reorg check: deeper reorgs than this rewind to the oldest one kept.
+KEPT_BLOCKS = 512
+#: Seconds a hook may run before it is stopped (it should hand off, not work).
+HOOK_TIMEOUT = 60
+
+
+class WatchState:
+    """The watchtower's cursor: the ends (number, hash) of the ranges it finished, in one SQLite file.
+    Implements `renderer.pipeline.reader.Cursor`."""
+
+    def __init__(self, path: Path, chain_id: int, canvas: str, start_block: int):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path)
+        self.db.executescript("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                              "CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);")
+        claimed = dict(self.db.execute("SELECT key, value FROM meta"))
+        mine = {"chain_id": str(chain_id), "canvas": canvas}
+        if claimed and {k: claimed.get(k) for k in mine} != mine:
+            raise ChaosError(f"{path} is the watch state of canvas {claimed.get('canvas')} on chain "
+                             f"{claimed.get('chain_id')}, not {canvas} on chain {chain_id}: give another --state")
+        if not claimed:
+            with self.db:
+                self.db.executemany("INSERT INTO meta VALUES (?, ?)",
+                                    [*mine.items(), ("start_block", str(start_block))])
+        self.start_block = int(dict(self.db.execute("SELECT key, value FROM meta"))["start_block"])
+
+    @property
+    def next_block(self) -> int:
+        (last,) = self.db.execute("SELECT MAX(number) FROM blocks").fetchone()
+        return self.start_block if last is None else last + 1
+
+    def last_block(self) -> tuple[int, str] | None:
+        return self.db.execute("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
+
+    def blocks_before(self, number: int):
+        return self.db.execute("SELECT number, hash FROM blocks WHERE number < ? ORDER BY number DESC", (number,))
+
+    def record(self, end: int, end_hash: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?)", (end, end_hash))
+            self.db.execute("DELETE FROM blocks WHERE number NOT IN "
+                            "(SELECT number FROM blocks ORDER BY number DESC LIMIT ?)", (KEPT_BLOCKS,))
+
+    def rewind(self, ancestor: int) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM blocks WHERE number > ?", (ancestor,))
+            if ancestor < self.start_block - 1:
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'start_block'", (str(ancestor + 1),))
+                self.start_block = ancestor + 1
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def hook_environment(verdict: dict) -> dict[str, str]:
+    """The CHAOS_* variables a hook sees (the whole verdict is also on its stdin, as one JSON line)."""
+    return {"CHAOS_STATUS": verdict["status"], "CHAOS_TOKEN_ID": str(verdict["token_id"]),
+            "CHAOS_GENERATION": str(verdict["generation"]), "CHAOS_COMMIT_TX": verdict["commit_tx"] or "",
+            "CHAOS_COMMIT_BLOCK": str(verdict.get("commit_block") or ""),
+            "CHAOS_METADATA_CID": verdict["metadata_cid"] or "",
+            "CHAOS_FAILED_CHECKS": ",".join(sorted({f["check"] for f in verdict["failed"]})),
+            "CHAOS_VERDICT": json.dumps(verdict, sort_keys=True)}
+
+
+def run_hook(command: str, verdict: dict) -> int:
+    """Run the operator's hook through the shell; its failure is logged, never fatal to the watch."""
+    line = json.dumps(verdict, sort_keys=True) + "\n"
+    try:
+        done = subprocess.run(command, shell=True, input=line, text=True, timeout=HOOK_TIMEOUT,
+                              env={**os.environ, **hook_environment(verdict)})
+    except subprocess.TimeoutExpired:
+        log.error("the --on-forgery hook ran over %d s and was stopped", HOOK_TIMEOUT)
+        return -1
+    if done.returncode:
+        log.error("the --on-forgery hook exited with %d", done.returncode)
+    return done.returncode
+
+
+class Watchtower:
+    """Verifies the commits of one canvas as they land; `poll` does one pass."""
+
+    def __init__(self, canvas: Canvas, ipfs, state: WatchState, *, output: TextIO = sys.stdout,
+                 on_forgery: str | None = None, confirmations: int = 0, span: int = 2_000,
+                 from_block: int = 0, hook: Callable[[str, dict], int] = run_hook):
+        self.canvas = canvas
+        self.ipfs = ipfs
+        self.state = state
+        self.output = output
+        self.on_forgery = on_forgery
+        self.from_block = from_block  # where the token histories start (the deployment block)
+        self.hook = hook
+        committed = canvas.contract.events.RenderCommitted()
+        self.reader = ChainReader(canvas.w3, address=canvas.address, topics=[committed.topic],
+                                  confirmations=confirmations, span=span, start_block=state.start_block)
+
+    def _emit(self, line: dict) -> None:
+        self.output.write(json.dumps(line, sort_keys=True) + "\n")
+        self.output.flush()
+
+    def poll(self) -> list[dict]:
+        """Check for a reorg, then verify every confirmed range not yet read; the verdicts written."""
+        ancestor = self.reader.reorged_to(self.state)
+        if ancestor is not None:
+            last = self.state.last_block()
+            self.state.rewind(ancestor)
+            log.warning("reorg: block %d was replaced; rewound to block %d", last[0], ancestor)
+            self._emit({"event": "reorg", "replaced_block": last[0], "rewound_to": ancestor, "time": time.time()})
+        verdicts = []
+        for log_range in self.reader.ranges(self.state):
+            verdicts.extend(self._verify_range(log_range))
+            self.state.record(log_range.end, log_range.end_hash)
+        return verdicts
+
+    def _verify_range(self, log_range: LogRange) -> list[dict]:
+        # Only the token id is read from the log (its first indexed topic); the commits themselves come
+        # from Canvas.commits, the one place that decodes RenderCommitted.
+        tokens = dict.fromkeys(int.from_bytes(bytes(log["topics"][1]), "big") for log in log_range.logs)
+        lines = []
+        for token_id in tokens:
+            history = load_history(self.canvas, self.ipfs, token_id, self.from_block)
+            ordered = sorted(history.commits, key=lambda c: c["generation"])
+            previous = -1
+            for commit in ordered:
+                if log_range.start <= commit["block_number"] <= log_range.end:
+                    covered = set(range(previous + 1, commit["generation"] + 1))
+                    for verdict in Verifier(self.canvas, history).verdicts(rerender=True, generations=covered):
+                        if verdict.status != PENDING:
+                            lines.append(self._report(verdict, commit))
+                previous = commit["generation"]
+        return lines
+
+    def _report(self, verdict: GenerationVerdict, commit: dict) -> dict:
+        line = {**verdict.to_dict(), "commit_block": commit["block_number"], "time": time.time()}
+        line["commit_tx"] = line["commit_tx"] or commit["tx_hash"]
+        self._emit(line)
+        if verdict.status == FORGED:
+            log.error("FORGED: token %d generation %d (%s) via commit %s", verdict.token_id, verdict.generation,
+                      ", ".join(sorted({c.name for c in verdict.failed})), line["commit_tx"])
+            if self.on_forgery:
+                self.hook(self.on_forgery, line)
+        return line
+
+    def run(self, poll_interval: float = 2.0, once: bool = False) -> None:
+        while True:
+            self.poll()
+            if once:
+                return
+            time.sleep(poll_interval)
+
+
+def run_watch(settings, *, state_path: Path, output_path: Path | None, on_forgery: str | None,
+              once: bool = False) -> None:
+    """`chaos watch`: the watchtower over the configured canvas and IPFS, until interrupted (or one pass)."""
+    from .chain import connect
+    from .ipfs import Replicas
+
+    if settings.confirmations < 0:
+        raise ChaosError(f"--confirmations must be 0 or more, not {settings.confirmations}")
+    canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+    state = WatchState(state_path, canvas.chain_id, canvas.address, settings.start_block)
+    ipfs = Replicas(settings.ipfs_api, settings.ipfs_timeout)
+    output = open(output_path, "a", encoding="utf-8") if output_path else sys.stdout
+    try:
+        log.info("watching canvas %s (chain %d) from block %d, %d confirmation(s); state in %s",
+                 canvas.address, canvas.chain_id, state.next_block, settings.confirmations, state_path)
+        Watchtower(canvas, ipfs, state, output=output, on_forgery=on_forgery, confirmations=settings.confirmations,
+                   span=settings.log_range, from_block=settings.start_block).run(settings.poll_interval, once)
+    finally:
+        if output_path:
+            output.close()
+        ipfs.close()
+        state.close()
