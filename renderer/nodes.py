@@ -165,7 +165,8 @@ class IpfsNode:
     def _env(self) -> dict[str, str]:
         polyfill = PROJECT_ROOT / "tools" / "node-polyfills.js"
         return {**os.environ, "IPFS_PATH": str(self.repo),
-                "NODE_OPTIONS": f"{os.environ.get('NODE_OPTIONS', '')} --require {polyfill}".strip()}
+                # Quoted: NODE_OPTIONS splits on spaces, and a checkout's path may have some.
+                "NODE_OPTIONS": f'{os.environ.get("NODE_OPTIONS", "")} --require "{polyfill}"'.strip()}
 
     def _init(self) -> None:
         if not (self.repo / "config").exists():

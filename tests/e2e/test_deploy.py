@@ -90,18 +90,22 @@ def _copy_checkout(destination: Path) -> Path:
     return destination
 
 
-def test_deploy_from_a_folder_with_dots_spaces_and_accents(tmp_path):
+def test_demo_from_a_folder_with_dots_spaces_and_accents(tmp_path):
+    """The whole demo (brownie compile and deploy, Anvil, js-ipfs, the daemon) from a copy of the
+    checkout whose path has a dot, spaces and accents, using the copy's own compiler shim."""
     checkout = _copy_checkout(tmp_path / "src" / "chaos.canvas v2 – café")
     solcx_home = Path.home() / ".solcx"
     before = sorted(p.name for p in solcx_home.iterdir()) if solcx_home.exists() else None
     env = {k: v for k, v in os.environ.items() if k != "SOLCX_BINARY_PATH"}  # the copy finds its own shim
-    with AnvilNode(tmp_path / "anvil") as node:
-        result = _run_deploy(checkout, node.url, tmp_path / "record.json", env=env)
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, output[-3000:]
-        deployment = json.loads((tmp_path / "record.json").read_text())
-        assert Web3(Web3.HTTPProvider(node.url)).eth.get_code(deployment["canvas"])
-    # The copy compiled into its own build folder, with its own shim; nothing changed under ~/.solcx.
+    out = tmp_path / "demo out"
+
+    result = subprocess.run([sys.executable, "-m", "renderer.cli", "demo", "--out", str(out)], cwd=checkout,
+                            capture_output=True, text=True, env=env, timeout=900)
+
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    summary = json.loads((out / "demo" / "summary.json").read_text())
+    assert [g["kind"] for g in summary["tokens"][0]["generations"]][:2] == ["mint", "mutation"]
+    # The copy compiled into its own build folder; nothing changed under ~/.solcx.
     assert (checkout / "build" / "contracts" / "ChaosCanvas.json").exists()
     after = sorted(p.name for p in solcx_home.iterdir()) if solcx_home.exists() else None
     assert after == before
