@@ -121,7 +121,7 @@ def run_load_bench(out_root: Path, mints: int = 200, transfers: int = 1000, unba
         events = len(rows)
 
         progress(f"measuring unbatched commits on {unbatched_sample} more events (same mint/transfer mix)")
-        daemon.batch_size = 1
+        daemon.committer.batch_size = 1
         before = set(commit_txs)
         sample_mints = max(1, unbatched_sample * mints // (mints + transfers))
         first_new = functions.totalMinted().call() + 1

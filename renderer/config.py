@@ -22,6 +22,9 @@
 | telemetry_replay | CHAOS_TELEMETRY_REPLAY | (NVML when a GPU is there)       |
 | gpu_index      | CHAOS_GPU_INDEX          | 0 (NVML's numbering)             |
 | max_temperature | CHAOS_MAX_TEMPERATURE   | 85 (Celsius; phoenix above it)   |
+| workers        | CHAOS_WORKERS            | 0 (render inline, no Ray)        |
+| ray_address    | CHAOS_RAY_ADDRESS        | (a local Ray when workers > 0)   |
+| gpu_batch      | CHAOS_GPU_BATCH          | 1 (jobs per backend call)        |
 """
 
 from __future__ import annotations
@@ -69,6 +72,14 @@ class Settings:
     receipt_timeout: float = 30.0
     #: A commit pending longer than this is replaced with higher fees.
     stuck_after: float = 90.0
+    #: Render actors on Ray; 0 renders in the daemon's own process (no Ray at all).
+    workers: int = 0
+    #: An existing Ray cluster (HOST:PORT) to join instead of starting a local one.
+    ray_address: str | None = None
+    #: Ready jobs (of different tokens) one backend call renders together.
+    gpu_batch: int = 1
+    #: Renders handed to workers and not yet back, per worker and batch slot.
+    in_flight_per_slot: int = 2
 
     @property
     def db_path(self) -> Path:
@@ -103,6 +114,9 @@ _ENV = {
     "telemetry_replay": "CHAOS_TELEMETRY_REPLAY",
     "gpu_index": "CHAOS_GPU_INDEX",
     "max_temperature": "CHAOS_MAX_TEMPERATURE",
+    "workers": "CHAOS_WORKERS",
+    "ray_address": "CHAOS_RAY_ADDRESS",
+    "gpu_batch": "CHAOS_GPU_BATCH",
 }
 
 

@@ -11,9 +11,15 @@ Job states, in order:
     pinned     both pinned on IPFS, the node's CIDs checked against ours
     sent       the commit transaction is out (its hash and nonce are kept)
     committed  the commit's receipt is in
+    covered    pinned, and a newer generation of the token (covered_by) was committed in
+               its place: one commit sends only the newest ready generation of a token, and
+               the generations it skips stay reachable through the parent links
     superseded a newer generation was committed first; this one stays pinned (and is its
                child's parent) but can no longer go on-chain
     failed     a permanent error (the reason is in last_error)
+
+A token has at most one commit transaction in flight: its next commit is chosen only once
+the previous one settled, so generations reach the chain in increasing order.
 """
 
 from __future__ import annotations
@@ -28,9 +34,16 @@ from pathlib import Path
 from .chain import CanvasEvent
 from .errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-STATES = ("pending", "rendered", "pinned", "sent", "committed", "superseded", "failed")
+STATES = ("pending", "rendered", "pinned", "sent", "committed", "covered", "superseded", "failed")
+#: States in which a job's image and metadata exist on disk (its children may render).
+RENDERED_STATES = ("rendered", "pinned", "sent", "committed", "covered", "superseded")
+#: States after which the job never goes on-chain again.
+SETTLED_STATES = ("committed", "covered", "superseded")
+
+#: Columns added after schema 1, with their types: an old store gains them when opened.
+_ADDED_COLUMNS = {"age_cid": "TEXT", "covered_by": "INTEGER"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -46,6 +59,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     metadata_path TEXT,
     image_cid TEXT,
     metadata_cid TEXT,
+    age_cid TEXT,
     changed_pixel_fraction REAL,
     commit_tx TEXT,
     commit_nonce INTEGER,
@@ -53,6 +67,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     commit_priority_fee INTEGER,
     commit_sent_at REAL,
     commit_block INTEGER,
+    covered_by INTEGER,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     updated_at REAL NOT NULL,
@@ -74,6 +89,7 @@ class Job:
     metadata_path: str | None
     image_cid: str | None
     metadata_cid: str | None
+    age_cid: str | None
     changed_pixel_fraction: float | None
     commit_tx: str | None
     commit_nonce: int | None
@@ -81,12 +97,17 @@ class Job:
     commit_priority_fee: int | None
     commit_sent_at: float | None
     commit_block: int | None
+    covered_by: int | None
     attempts: int
     last_error: str | None
 
     @property
     def key(self) -> tuple[int, int]:
         return (self.token_id, self.generation)
+
+
+def _marks(values) -> str:
+    return ", ".join("?" * len(values))
 
 
 def _job(row: sqlite3.Row) -> Job:
@@ -117,6 +138,9 @@ class JobStore:
         expected = {"schema": str(SCHEMA_VERSION), "chain_id": str(chain_id), "canvas": canvas.lower()}
         with self.transaction():
             found = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+            if found.get("schema") == "1":
+                self._migrate_from_1()
+                found["schema"] = str(SCHEMA_VERSION)
             for key, value in expected.items():
                 if key in found and found[key] != value:
                     raise StoreError(f"the job store {self.path} belongs to {key} {found[key]}, not {value}: "
@@ -124,6 +148,14 @@ class JobStore:
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('next_block', ?)", (str(start_block),))
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('start_block', ?)", (str(start_block),))
+
+    def _migrate_from_1(self) -> None:
+        """Schema 1 lacked the age layer's CID and coalescing: add both columns, nothing else moves."""
+        present = {row[1] for row in self.db.execute("PRAGMA table_info(jobs)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in present:
+                self.db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+        self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
     @contextmanager
     def transaction(self):
@@ -180,7 +212,7 @@ class JobStore:
         """Forget every block after `ancestor` and the jobs their events made; returns those jobs.
 
         Re-reading those blocks re-derives the jobs of the events that survived the reorg;
-        a commit that did land is then found on-chain again (`Daemon._settle_from_chain`).
+        a commit that did land is then found on-chain again (`renderer.pipeline.committer.Committer.settle_from_chain`).
         """
         with self.transaction():
             dropped = [_job(r) for r in self.db.execute("SELECT * FROM jobs WHERE block_number > ?", (ancestor,))]
@@ -206,6 +238,41 @@ class JobStore:
             params.append(token_id)
         return [_job(r) for r in self.db.execute(query + " ORDER BY token_id, generation", params)]
 
+    def ready_to_render(self, limit: int, busy: frozenset[tuple[int, int]] | set = frozenset()) -> list[Job]:
+        """Up to `limit` pending jobs whose parent generation is rendered (a mint needs none),
+        oldest event first, leaving out the keys in `busy` (renders already under way)."""
+        rows = self.db.execute(
+            "SELECT j.* FROM jobs j LEFT JOIN jobs p ON p.token_id = j.token_id AND p.generation = j.generation - 1 "
+            f"WHERE j.state = 'pending' AND (j.generation = 0 OR p.state IN ({_marks(RENDERED_STATES)})) "
+            "ORDER BY j.block_number, j.token_id, j.generation LIMIT ?",
+            (*RENDERED_STATES, limit + len(busy)))
+        return [job for job in map(_job, rows) if job.key not in busy][:limit]
+
+    def ready_to_commit(self, tokens: int) -> list[list[Job]]:
+        """For up to `tokens` tokens, the pinned generations that may go on-chain now, oldest first:
+        the unbroken run of pinned jobs right after the token's last settled generation. The last
+        of each run is the one to commit; the ones before it are covered by it. A token whose
+        oldest open job is anything but pinned (pending, sent, failed) has no run."""
+        rows = self.db.execute(
+            "WITH open AS (SELECT token_id, MIN(generation) AS low FROM jobs "
+            f"             WHERE state NOT IN ({_marks(SETTLED_STATES)}) GROUP BY token_id) "
+            "SELECT j.* FROM jobs j JOIN open o ON o.token_id = j.token_id "
+            "WHERE j.state = 'pinned' AND j.generation >= o.low "
+            "  AND (o.low = 0 OR EXISTS (SELECT 1 FROM jobs p WHERE p.token_id = o.token_id "
+            "                            AND p.generation = o.low - 1)) "
+            "  AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.token_id = j.token_id AND k.generation >= o.low "
+            "                  AND k.generation < j.generation AND k.state != 'pinned') "
+            "ORDER BY j.token_id, j.generation", SETTLED_STATES)
+        runs: dict[int, list[Job]] = {}
+        for job in map(_job, rows):
+            runs.setdefault(job.token_id, []).append(job)
+        # Tokens whose oldest waiting event is oldest go first.
+        return sorted(runs.values(), key=lambda run: (run[0].block_number, run[0].token_id))[:tokens]
+
+    def max_sent_nonce(self) -> int | None:
+        """The highest nonce of a commit transaction still waiting to settle."""
+        return self.db.execute("SELECT MAX(commit_nonce) FROM jobs WHERE state = 'sent'").fetchone()[0]
+
     def tokens(self) -> list[int]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT token_id FROM jobs ORDER BY token_id")]
 
@@ -218,14 +285,33 @@ class JobStore:
         """Move `job` to `state`, recording `values`; only from the state it was read in."""
         if state not in STATES:
             raise ValueError(f"unknown job state {state!r}")
+        with self.transaction():
+            self._move(job, state, values)
+
+    def _move(self, job: Job, state: str, values: dict) -> None:
         columns = ", ".join(f"{name} = ?" for name in values)
         assignments = f"state = ?, updated_at = ?{', ' + columns if columns else ''}"
+        cursor = self.db.execute(
+            f"UPDATE jobs SET {assignments} WHERE token_id = ? AND generation = ? AND state = ?",
+            (state, time.time(), *values.values(), job.token_id, job.generation, job.state))
+        if cursor.rowcount != 1:
+            raise StoreError(f"job {job.key} was not in state {job.state!r} any more")
+
+    def settle(self, job: Job, state: str, **values) -> int:
+        """Settle `job` (committed, superseded or failed on the chain's word) and, in the same
+        transaction, every pinned generation of its token below it, which can now never go on-chain:
+        covered by it when it was committed, superseded otherwise. Returns how many were covered."""
+        if state not in ("committed", "superseded", "failed"):
+            raise ValueError(f"{state!r} does not settle a job")
+        below, extra = ("covered", {"covered_by": job.generation}) if state == "committed" else \
+            ("superseded", {"last_error": f"generation {job.generation} settled as {state} first"})
         with self.transaction():
+            self._move(job, state, values)
             cursor = self.db.execute(
-                f"UPDATE jobs SET {assignments} WHERE token_id = ? AND generation = ? AND state = ?",
-                (state, time.time(), *values.values(), job.token_id, job.generation, job.state))
-            if cursor.rowcount != 1:
-                raise StoreError(f"job {job.key} was not in state {job.state!r} any more")
+                f"UPDATE jobs SET state = ?, updated_at = ?, {', '.join(f'{k} = ?' for k in extra)} "
+                "WHERE token_id = ? AND generation < ? AND state = 'pinned'",
+                (below, time.time(), *extra.values(), job.token_id, job.generation))
+        return cursor.rowcount
 
     def note(self, job: Job, **values) -> None:
         """Record `values` on a job without moving it."""

@@ -1,0 +1,54 @@
+"""Render and pin one job: the work a render worker does, in this process or on a Ray actor.
+
+A task carries everything the render needs (the event, the token's mint, the
+parent's bytes and CID), so a worker needs no access to the store or the
+artefact folder, and rendering the same task twice gives the same bytes: a
+retried or duplicated task is harmless, and content addressing makes its
+pins idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..chain import CanvasEvent
+from ..colour import ColourInputs
+from ..errors import CidMismatch
+from ..phoenix import PhoenixPolicy, render_with_phoenix
+from ..render import Origin, Parent, Rendered
+
+
+@dataclass(frozen=True)
+class RenderTask:
+    event: CanvasEvent
+    origin: Origin
+    parent: Parent | None
+    chain_id: int
+    canvas: str
+    size: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.event.token_id, self.event.generation)
+
+
+def render_task(task: RenderTask, backend, *, telemetry, policy: PhoenixPolicy) -> Rendered:
+    """The render of one task; `telemetry` is the worker's own source (its GPU's state)."""
+    return render_with_phoenix(task.event, task.origin, task.parent, backend, policy=policy,
+                               telemetry=telemetry.sample(), chain_id=task.chain_id, canvas=task.canvas,
+                               size=task.size, colour=ColourInputs.from_provenance(task.event.colour))
+
+
+def pin_checked(pinner, files: list[tuple[str, bytes, str]]) -> None:
+    """Pin (label, bytes, expected CID) in order, checking each CID the node reports against ours."""
+    for label, data, expected in files:
+        pinned = pinner.pin(data)
+        if pinned != expected:
+            raise CidMismatch(f"{label} pinned as {pinned}, not the {expected} computed when it was rendered")
+
+
+def rendered_files(rendered: Rendered) -> list[tuple[str, bytes, str]]:
+    """A render's files in pin order, metadata last (it names the others)."""
+    files = [("age layer", rendered.age_layer, rendered.age_layer_cid)] if rendered.age_layer_cid else []
+    return [*files, ("image", rendered.image_png, rendered.image_cid),
+            ("metadata", rendered.metadata, rendered.metadata_cid)]
