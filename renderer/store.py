@@ -251,8 +251,8 @@ class JobStore:
     def ready_to_commit(self, tokens: int) -> list[list[Job]]:
         """For up to `tokens` tokens, the pinned generations that may go on-chain now, oldest first:
         the unbroken run of pinned jobs right after the token's last settled generation. The last
-        of each run is the one to commit; the ones before it are covered by it. A token whose
-        oldest open job is anything but pinned (pending, sent, failed) has no run."""
+        of each run is the one to commit; the ones before it are covered by it. A token with a
+        commit out (a job "sent") has no run, nor one whose oldest open job is pending or failed."""
         rows = self.db.execute(
             "WITH open AS (SELECT token_id, MIN(generation) AS low FROM jobs "
             f"             WHERE state NOT IN ({_marks(SETTLED_STATES)}) GROUP BY token_id) "
@@ -262,6 +262,7 @@ class JobStore:
             "                            AND p.generation = o.low - 1)) "
             "  AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.token_id = j.token_id AND k.generation >= o.low "
             "                  AND k.generation < j.generation AND k.state != 'pinned') "
+            "  AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.token_id = j.token_id AND s.state = 'sent') "
             "ORDER BY j.token_id, j.generation", SETTLED_STATES)
         runs: dict[int, list[Job]] = {}
         for job in map(_job, rows):

@@ -129,3 +129,30 @@ def test_unreachable_nodes_and_wrong_addresses_are_clear_errors(settings, anvil_
         load_account()
     with pytest.raises(SetupError, match="not a valid private key"):
         load_account("0x1234")
+
+
+def test_a_commit_sends_only_the_newest_ready_generation_and_covers_the_rest(canvas, settings, ipfs_node):
+    token_id, _ = wallet.mint(canvas, COLLECTOR, "coalesced")
+    owners = [COLLECTOR, SECOND, COLLECTOR, SECOND]
+    for sender, receiver in zip(owners, owners[1:]):
+        wallet.transfer(canvas, sender, token_id, receiver.address)
+    daemon = open_daemon(settings, RENDERER)
+    daemon.read_chain()
+    while daemon.render_ready():  # every generation rendered (each is the next one's parent) ...
+        pass
+    daemon.pin_ready()  # ... and pinned before the commit stage runs
+    daemon.commit_ready()
+    jobs = [daemon.store.job(token_id, g) for g in range(4)]
+    assert [(j.state, j.covered_by) for j in jobs] == [("covered", 3)] * 3 + [("committed", None)]
+    assert commits_of(canvas, token_id) == [(3, jobs[3].metadata_cid)]
+    assert canvas.token_uri(token_id) == f"ipfs://{jobs[3].metadata_cid}"
+
+    # The skipped generations stay reachable: parent links from the committed one, each on IPFS.
+    pinner = Pinner(ipfs_node.api_multiaddr)
+    cid = jobs[3].metadata_cid
+    for job in reversed(jobs[:3]):
+        cid = json.loads(pinner.cat(cid))["provenance"]["parent"]
+        assert cid == job.metadata_cid
+        assert pinner.cat(job.image_cid) == open(job.image_path, "rb").read()
+    assert not daemon.step().busy
+    assert len(commits_of(canvas, token_id)) == 1

@@ -79,3 +79,81 @@ def test_unknown_state_is_refused(store):
     with pytest.raises(ValueError):
         store.advance(store.job(1, 0), "done")
     assert isinstance(store.db, sqlite3.Connection)
+
+
+def _pinned(store, token_id, generation):
+    job = store.job(token_id, generation)
+    store.advance(job, "rendered", metadata_cid=f"bafk-{token_id}-{generation}")
+    store.advance(store.job(token_id, generation), "pinned")
+
+
+def test_only_jobs_whose_parent_is_rendered_are_ready(store):
+    store.ingest([mint_event(), mutation_event(generation=1, block=4), mutation_event(generation=2, block=5),
+                  mint_event(token_id=2, block=3)], 9, "0x" + "99" * 32)
+    assert [j.key for j in store.ready_to_render(10)] == [(1, 0), (2, 0)]
+    assert [j.key for j in store.ready_to_render(10, busy={(1, 0)})] == [(2, 0)]
+    assert [j.key for j in store.ready_to_render(1)] == [(1, 0)]
+    store.advance(store.job(1, 0), "rendered")
+    assert [j.key for j in store.ready_to_render(10)] == [(2, 0), (1, 1)]
+
+
+def test_a_commit_takes_the_newest_generation_of_an_unbroken_pinned_run(store):
+    store.ingest([mint_event(), *(mutation_event(generation=g, block=3 + g) for g in (1, 2, 3)),
+                  mint_event(token_id=2, block=3)], 9, "0x" + "99" * 32)
+    for generation in (0, 1, 3):
+        _pinned(store, 1, generation)
+    runs = store.ready_to_commit(10)
+    assert [[j.key for j in run] for run in runs] == [[(1, 0), (1, 1)]]  # 3 waits for 2
+    _pinned(store, 1, 2)
+    _pinned(store, 2, 0)
+    assert [[j.key for j in run] for run in store.ready_to_commit(10)] == \
+        [[(1, 0), (1, 1), (1, 2), (1, 3)], [(2, 0)]]
+    assert len(store.ready_to_commit(1)) == 1
+
+    # While a token's commit is out, none of its generations is offered again.
+    store.advance(store.job(1, 3), "sent", commit_nonce=7)
+    assert [[j.key for j in run] for run in store.ready_to_commit(10)] == [[(2, 0)]]
+    assert store.max_sent_nonce() == 7
+
+    covered = store.settle(store.job(1, 3), "committed", commit_block=20)
+    assert covered == 3
+    assert [(store.job(1, g).state, store.job(1, g).covered_by) for g in range(4)] == \
+        [("covered", 3)] * 3 + [("committed", None)]
+    assert store.ready_to_render(10) == []
+    assert [[j.key for j in run] for run in store.ready_to_commit(10)] == [[(2, 0)]]
+
+
+def test_settling_below_a_generation_the_chain_holds_supersedes_the_waiting_ones(store):
+    store.ingest([mint_event(), mutation_event(generation=1, block=4)], 9, "0x" + "99" * 32)
+    _pinned(store, 1, 0)
+    _pinned(store, 1, 1)
+    store.settle(store.job(1, 1), "superseded", last_error="generation 2 was committed first")
+    assert store.job(1, 0).state == "superseded"
+    with pytest.raises(ValueError):
+        store.settle(store.job(1, 0), "pinned")
+
+
+def test_a_schema_1_store_gains_the_new_columns_and_keeps_its_jobs(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+        CREATE TABLE jobs (token_id INTEGER NOT NULL, generation INTEGER NOT NULL, kind TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending', event TEXT NOT NULL, block_number INTEGER NOT NULL,
+            image_path TEXT, metadata_path TEXT, image_cid TEXT, metadata_cid TEXT, changed_pixel_fraction REAL,
+            commit_tx TEXT, commit_nonce INTEGER, commit_max_fee INTEGER, commit_priority_fee INTEGER,
+            commit_sent_at REAL, commit_block INTEGER, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+            updated_at REAL NOT NULL, PRIMARY KEY (token_id, generation));
+    """)
+    db.executemany("INSERT INTO meta VALUES (?, ?)", [("schema", "1"), ("chain_id", "31337"),
+                                                      ("canvas", CANVAS.lower()), ("next_block", "7"),
+                                                      ("start_block", "1")])
+    db.execute("INSERT INTO jobs (token_id, generation, kind, state, event, block_number, updated_at) "
+               "VALUES (1, 0, 'mint', 'committed', ?, 2, 0)", (mint_event().to_json(),))
+    db.commit()
+    db.close()
+    store = JobStore(path, 31337, CANVAS)
+    job = store.job(1, 0)
+    assert (job.state, job.age_cid, job.covered_by, store.next_block) == ("committed", None, None, 7)
+    store.close()
