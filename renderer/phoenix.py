@@ -20,7 +20,6 @@ attribute "Phoenix" marks the generation for marketplaces.
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from dataclasses import dataclass
@@ -92,37 +91,16 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
 
 
-def _release(backend) -> None:
-    release = getattr(backend, "release_memory", None)
-    if release is not None:
-        release()
-    else:
-        gc.collect()
-
-
 def render_with_phoenix(event, origin, parent, backend, *, policy: PhoenixPolicy = PhoenixPolicy(),
                         telemetry: Reading | None = None, **render_options):
-    """`renderer.render.render`, reborn degraded on heat or out-of-memory instead of failing."""
-    from .render import render
+    """`renderer.render.render`, reborn degraded on heat or out-of-memory instead of failing.
 
-    degrade = policy.too_hot(telemetry)
-    if degrade:
-        log.warning("phoenix: token %d generation %d renders degraded: %s", event.token_id, event.generation,
-                    degrade.detail, extra={"event": "phoenix", "reason": degrade.reason})
-    while True:
-        try:
-            return render(event, origin, parent, backend, telemetry=telemetry, degrade=degrade, **render_options)
-        except Exception as exc:
-            level = (degrade.level if degrade else 0) + 1
-            if not is_out_of_memory(exc) or level > policy.max_level:
-                raise
-            text = str(exc).strip()
-            detail = f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else 'out of memory'}"
-        # Outside the except block: the traceback's frames (and the tensors they hold) are gone,
-        # so the memory they pinned can really be freed before the retry.
-        if degrade and degrade.reason == "temperature":
-            detail = f"{degrade.detail}; then {detail}"
-        degrade = Degradation("cuda-oom", level, detail)
-        log.warning("phoenix: token %d generation %d ran out of GPU memory; retrying at level %d",
-                    event.token_id, event.generation, level, extra={"event": "phoenix", "reason": "cuda-oom"})
-        _release(backend)
+    `render_options`: chain_id, canvas, size and colour, as `renderer.render.RenderRequest` holds them.
+    """
+    from .render import RenderRequest, render_batch
+
+    request = RenderRequest(event, origin, parent, telemetry=telemetry, **render_options)
+    result = render_batch([request], backend, policy=policy)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result

@@ -12,15 +12,21 @@ same bytes. The steps of a generation:
 
 Every kind draws with `renderer.colour.render_palette`: the minter's base palette pulled toward
 the token's pigment and the pool prices at the event's block (when the pools are known).
+
+Several jobs render together through `render_batch`: each is prepared alone, the backend
+draws a group of them in one call where it declares it can (`Backend.capabilities`), and
+each is finished alone, so every job gets the bytes `render` would give it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .backends import Backend
+from .backends.base import Creation, Proposal
 from .chain import CanvasEvent
 from .backends.grade import tint
 from .cid import file_cid
@@ -32,9 +38,11 @@ from .memory import AgeLayer, blend
 from .metadata import build_metadata, encode_metadata
 from .painter import paint, paint_for
 from .palette import base_palette, to_hex
-from .phoenix import Degradation
+from .phoenix import Degradation, PhoenixPolicy, is_out_of_memory
 from .png import decode_png, encode_png
 from .telemetry import ABSENT, Reading
+
+log = logging.getLogger("chaos.phoenix")
 
 
 @dataclass(frozen=True)
@@ -73,26 +81,161 @@ class Rendered:
     phoenix: str | None = None
 
 
-def _backend_for(backend: Backend, degrade: Degradation | None) -> Backend:
-    """The backend a degraded render uses: fewer steps where the backend has steps."""
-    if degrade is None or not hasattr(backend, "degraded"):
-        return backend
-    return backend.degraded(degrade.steps_divisor)
+@dataclass(frozen=True)
+class RenderRequest:
+    """One job of `render_batch`: the per-job arguments of `renderer.phoenix.render_with_phoenix`
+    (the backend and the phoenix policy are the batch's)."""
+
+    event: CanvasEvent
+    origin: Origin
+    parent: Parent | None
+    chain_id: int
+    canvas: str
+    size: int = 256
+    #: The worker's GPU reading for this job (None: telemetry absent).
+    telemetry: Reading | None = None
+    colour: ColourInputs | None = None
 
 
-def _propose(backend: Backend, previous: np.ndarray, prompt: str, seed: bytes, entropy: bytes, palette,
-             mask: np.ndarray, degrade: Degradation | None) -> np.ndarray:
+@dataclass(eq=False)
+class _Draft:
+    """A render between its preparation and its finish: what the backend must draw (`work`,
+    None for a recolour) and everything the finish needs."""
+
+    event: CanvasEvent
+    origin: Origin
+    parent: Parent | None
+    backend: Backend
+    active: Backend  # the backend, or its degraded copy
+    size: int
+    degrade: Degradation | None
+    colour: ColourInputs | None
+    reading: Reading
+    palette: list
+    work: Creation | Proposal | None = None
+    #: What the finish starts from: the parent's pixels, age layer and its CID (not for a mint).
+    previous: np.ndarray | None = None
+    parent_layer: AgeLayer | None = None
+    parent_layer_cid: str | None = None
+    entropy: bytes | None = None
+    mask: np.ndarray | None = None
+    #: A degraded mutation is proposed on the parent subsampled by `step`.
+    step: int = 1
+
+    @property
+    def group_key(self) -> tuple | None:
+        """Drafts with equal keys can share one backend call: same kind of work, same degraded
+        backend settings, same picture size. None: no backend work (a recolour)."""
+        if self.work is None:
+            return None
+        if isinstance(self.work, Creation):
+            shape = ("create", self.work.width, self.work.height)
+        else:
+            shape = ("propose", *self.work.parent.shape)
+        return (*shape, self.degrade.steps_divisor if self.degrade else 1)
+
+
+def _prepare(event: CanvasEvent, origin: Origin, parent: Parent | None, backend: Backend, *, size: int,
+             telemetry: Reading | None, degrade: Degradation | None, colour: ColourInputs | None) -> _Draft:
+    palette = render_palette(base_palette(origin.minter), colour)
+    active = backend.degraded(degrade.steps_divisor) if degrade else backend
+    prompt = degrade.prompt if degrade else origin.prompt
+    draft = _Draft(event, origin, parent, backend, active, size, degrade, colour, telemetry or ABSENT, palette)
+    if event.kind == "mint":
+        side = degrade.mint_size(size) if degrade else size
+        draft.work = Creation(prompt, origin.seed, palette, side, side)
+        return draft
+    if parent is None:
+        raise ValueError(f"generation {event.generation} of token {event.token_id} needs its parent generation")
+    draft.previous = decode_png(parent.image_png)
+    draft.parent_layer = _parent_layer(parent, draft.previous, event)
+    draft.parent_layer_cid = file_cid(parent.age_layer) if parent.age_layer is not None else None
+    if event.kind == "recolour":
+        return draft
+    height, width, _ = draft.previous.shape
+    draft.entropy = bytes.fromhex(event.args["entropy"][2:])
+    draft.mask = mutation_mask(draft.entropy, width, height)
     if degrade is None:
-        return backend.propose_mutation(previous, prompt, seed, entropy, palette, mask)
-    # Smaller: propose on the parent subsampled by 2**L, then repeat pixels back to full size,
-    # so the mask (and the pixels that change) are the full-size mask.
-    step = 1 << degrade.scale_shift
-    height, width, _ = previous.shape
-    small = np.ascontiguousarray(previous[::step, ::step])
-    rows, cols = np.divmod(mask, width)
-    small_mask = np.unique((rows // step) * small.shape[1] + cols // step)
-    proposal = backend.propose_mutation(small, prompt, seed, entropy, palette, small_mask)
-    return np.repeat(np.repeat(proposal, step, axis=0), step, axis=1)[:height, :width]
+        draft.work = Proposal(draft.previous, prompt, origin.seed, draft.entropy, palette, draft.mask)
+    else:
+        # Smaller: propose on the parent subsampled by 2**L, then repeat pixels back to full size,
+        # so the mask (and the pixels that change) are the full-size mask.
+        draft.step = 1 << degrade.scale_shift
+        small = np.ascontiguousarray(draft.previous[::draft.step, ::draft.step])
+        rows, cols = np.divmod(draft.mask, width)
+        small_mask = np.unique((rows // draft.step) * small.shape[1] + cols // draft.step)
+        draft.work = Proposal(small, prompt, origin.seed, draft.entropy, palette, small_mask)
+    return draft
+
+
+def _draw(drafts: list[_Draft]) -> list[np.ndarray | None]:
+    """The backend's pictures for drafts of one group: one call (None for a recolour)."""
+    first = drafts[0]
+    if first.work is None:
+        return [None] * len(drafts)
+    if len(drafts) == 1:
+        work = first.work
+        if isinstance(work, Creation):
+            return [first.active.create(work.prompt, work.seed, work.palette, work.width, work.height)]
+        return [first.active.propose_mutation(work.parent, work.prompt, work.seed, work.entropy, work.palette,
+                                              work.mask)]
+    works = [d.work for d in drafts]
+    if isinstance(first.work, Creation):
+        return first.active.create_batch(works)
+    return first.active.propose_batch(works)
+
+
+def _finish(draft: _Draft, picture: np.ndarray | None, *, chain_id: int, canvas: str) -> Rendered:
+    event, origin, parent, degrade, colour = draft.event, draft.origin, draft.parent, draft.degrade, draft.colour
+    crashed = len(colour.crashed_held) if colour else 0
+    stress = paint_for(draft.reading.sample)
+    digest, mask_pixels = None, 0
+    if event.kind == "mint":
+        image = channel_split(paint(picture, stress, derive_key(origin.seed, "strokes")), crashed)
+        layer = AgeLayer.fresh(draft.work.width, draft.work.height, event.generation)
+        fraction = 1.0
+    else:
+        previous = draft.previous
+        height, width, _ = previous.shape
+        if event.kind == "recolour":
+            # A re-colouring repaints no pixel's history: the age layer carries over unchanged.
+            image = _recolour(previous, draft.palette, colour)
+            layer = draft.parent_layer.carry(event.generation)
+        else:
+            proposal = picture
+            if draft.step > 1:
+                proposal = np.repeat(np.repeat(proposal, draft.step, axis=0), draft.step, axis=1)[:height, :width]
+            proposal = paint(proposal, stress, derive_key(origin.seed, draft.entropy, "strokes"))
+            proposal = channel_split(proposal, crashed)
+            proposal = blend(previous, proposal, draft.parent_layer, draft.mask, event.generation)
+            image = apply_mask(previous, proposal, draft.mask)
+            layer = draft.parent_layer.advance(draft.mask, event.generation)
+            digest, mask_pixels = mask_digest(draft.mask), len(draft.mask)
+        fraction = changed_pixel_fraction(previous, image)
+    image_png = encode_png(np.ascontiguousarray(image))
+    image_cid = file_cid(image_png)
+    age_layer = layer.encode()
+    age_layer_cid = file_cid(age_layer)
+    phoenix = {**degrade.to_provenance(), "requested_size": draft.size} if degrade else None
+    document = build_metadata(
+        token_id=event.token_id, generation=event.generation, kind=event.kind, prompt=origin.prompt,
+        seed="0x" + origin.seed.hex(), minter=origin.minter, image_cid=image_cid,
+        parent_cid=parent.metadata_cid if parent else None, entropy=event.args.get("entropy"),
+        mask_digest=digest, mask_pixels=mask_pixels, changed_pixel_fraction=fraction,
+        palette=[to_hex(c) for c in draft.palette], width=image.shape[1], height=image.shape[0],
+        model_id=draft.backend.model_id, chain_id=chain_id, canvas=canvas,
+        event={"block_number": event.block_number, "block_hash": event.block_hash,
+               "tx_hash": event.tx_hash, "log_index": event.log_index},
+        memory={"age_layer": {"cid": age_layer_cid, "format": AGE_FORMAT, "generation": layer.generation},
+                "parent_age_layer": draft.parent_layer_cid, "rule": "renderer.memory"},
+        telemetry={**draft.reading.to_provenance(), "paint": stress.to_json() if stress else None,
+                   "rule": "renderer.painter"},
+        phoenix=phoenix,
+        backend={"name": draft.backend.name, "settings": dict(draft.active.settings)},
+        colour=colour.to_provenance() if colour else None)
+    metadata = encode_metadata(document)
+    return Rendered(image_png, image_cid, metadata, file_cid(metadata), fraction, age_layer, age_layer_cid,
+                    degrade.reason if degrade else None)
 
 
 def _parent_layer(parent: Parent, previous: np.ndarray, event: CanvasEvent) -> AgeLayer:
@@ -118,69 +261,126 @@ def _recolour(previous: np.ndarray, palette, colour: ColourInputs | None) -> np.
 def render(event: CanvasEvent, origin: Origin, parent: Parent | None, backend: Backend, *,
            chain_id: int, canvas: str, size: int, telemetry: Reading | None = None,
            degrade: Degradation | None = None, colour: ColourInputs | None = None) -> Rendered:
-    palette = render_palette(base_palette(origin.minter), colour)
-    crashed = len(colour.crashed_held) if colour else 0
-    reading = telemetry or ABSENT
-    stress = paint_for(reading.sample)
-    active = _backend_for(backend, degrade)
-    prompt = degrade.prompt if degrade else origin.prompt
-    parent_layer_cid = None
-    entropy = digest = None
-    mask_pixels = 0
-    if event.kind == "mint":
-        side = degrade.mint_size(size) if degrade else size
-        image = active.create(prompt, origin.seed, palette, side, side)
-        image = channel_split(paint(image, stress, derive_key(origin.seed, "strokes")), crashed)
-        layer = AgeLayer.fresh(side, side, event.generation)
-        fraction = 1.0
-    else:
-        if parent is None:
-            raise ValueError(f"generation {event.generation} of token {event.token_id} needs its parent generation")
-        previous = decode_png(parent.image_png)
-        height, width, _ = previous.shape
-        parent_layer = _parent_layer(parent, previous, event)
-        parent_layer_cid = file_cid(parent.age_layer) if parent.age_layer is not None else None
-        if event.kind == "recolour":
-            # A re-colouring repaints no pixel's history: the age layer carries over unchanged.
-            image = _recolour(previous, palette, colour)
-            layer = parent_layer.carry(event.generation)
+    draft = _prepare(event, origin, parent, backend, size=size, telemetry=telemetry, degrade=degrade, colour=colour)
+    return _finish(draft, _draw([draft])[0], chain_id=chain_id, canvas=canvas)
+
+
+# ------------------------------------------------------------------------------- batches
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int
+    request: RenderRequest
+    degrade: Degradation | None
+
+
+def render_batch(requests: list[RenderRequest], backend: Backend, *,
+                 policy: PhoenixPolicy = PhoenixPolicy()) -> list[Rendered | Exception]:
+    """Render several jobs (of different tokens) at once; one result per request, in order.
+
+    Each result is exactly what `render_with_phoenix(request..., backend, policy=policy)` would
+    return for that request alone: the `Rendered`, or the exception it would raise (one job's
+    failure never fails the others). How the backend is fed:
+
+    - every job is prepared alone (parent decoded, mask drawn, palette made);
+    - jobs whose backend work matches (mints of one size, or mutations of parents of one size,
+      at one phoenix level) share one `create_batch` / `propose_batch` call of at most
+      `backend.capabilities.max_batch` pictures, in request order; a backend that declares
+      max_batch 1 (the CPU backend) is called once per job. Recolours need no backend call;
+    - every job is finished alone (paint, crash split, memory blend, mask, encoders, metadata).
+
+    Phoenix as in `render_with_phoenix`: a job whose telemetry is too hot starts degraded
+    (and so joins a group of its level). When a shared call runs out of GPU memory, the
+    backend's memory is released and the group is split in halves, each tried again; a job
+    that runs out alone is degraded one level at a time, up to `policy.max_level`. A shared
+    call that fails otherwise is split the same way, so only the job at fault fails.
+    """
+    jobs = []
+    for index, request in enumerate(requests):
+        degrade = policy.too_hot(request.telemetry)
+        if degrade:
+            log.warning("phoenix: token %d generation %d renders degraded: %s", request.event.token_id,
+                        request.event.generation, degrade.detail, extra={"event": "phoenix", "reason": degrade.reason})
+        jobs.append(_Job(index, request, degrade))
+    results: list[Rendered | Exception | None] = [None] * len(requests)
+    _render_jobs(jobs, backend, policy, results)
+    return results
+
+
+def _render_jobs(jobs: list[_Job], backend: Backend, policy: PhoenixPolicy, results: list) -> None:
+    prepared: list[tuple[_Job, _Draft]] = []
+    for job in jobs:
+        request = job.request
+        try:
+            prepared.append((job, _prepare(request.event, request.origin, request.parent, backend, size=request.size,
+                                           telemetry=request.telemetry, degrade=job.degrade,
+                                           colour=request.colour)))
+        except Exception as exc:
+            results[job.index] = exc
+    for group in _groups(prepared, backend.capabilities.max_batch):
+        _render_group(group, backend, policy, results)
+
+
+def _groups(prepared: list[tuple[_Job, _Draft]], max_batch: int) -> list[list[tuple[_Job, _Draft]]]:
+    """Drafts that can share a backend call, at most max_batch per group, in request order."""
+    if max_batch <= 1:
+        return [[item] for item in prepared]
+    groups: list[list[tuple[_Job, _Draft]]] = []
+    open_groups: dict[tuple, list[tuple[_Job, _Draft]]] = {}
+    for item in prepared:
+        key = item[1].group_key
+        group = open_groups.get(key) if key is not None else None
+        if group is None or len(group) >= max_batch:
+            group = [item]
+            groups.append(group)
+            if key is not None:
+                open_groups[key] = group
         else:
-            entropy = bytes.fromhex(event.args["entropy"][2:])
-            mask = mutation_mask(entropy, width, height)
-            proposal = _propose(active, previous, prompt, origin.seed, entropy, palette, mask, degrade)
-            proposal = paint(proposal, stress, derive_key(origin.seed, entropy, "strokes"))
-            proposal = channel_split(proposal, crashed)
-            proposal = blend(previous, proposal, parent_layer, mask, event.generation)
-            image = apply_mask(previous, proposal, mask)
-            layer = parent_layer.advance(mask, event.generation)
-            digest, mask_pixels = mask_digest(mask), len(mask)
-        fraction = changed_pixel_fraction(previous, image)
-    image_png = encode_png(np.ascontiguousarray(image))
-    image_cid = file_cid(image_png)
-    age_layer = layer.encode()
-    age_layer_cid = file_cid(age_layer)
-    phoenix = None
-    if degrade:
-        phoenix = {**degrade.to_provenance(), "requested_size": size}
-    document = build_metadata(
-        token_id=event.token_id, generation=event.generation, kind=event.kind, prompt=origin.prompt,
-        seed="0x" + origin.seed.hex(), minter=origin.minter, image_cid=image_cid,
-        parent_cid=parent.metadata_cid if parent else None, entropy=event.args.get("entropy"),
-        mask_digest=digest, mask_pixels=mask_pixels, changed_pixel_fraction=fraction,
-        palette=[to_hex(c) for c in palette], width=image.shape[1], height=image.shape[0],
-        model_id=backend.model_id, chain_id=chain_id, canvas=canvas,
-        event={"block_number": event.block_number, "block_hash": event.block_hash,
-               "tx_hash": event.tx_hash, "log_index": event.log_index},
-        memory={"age_layer": {"cid": age_layer_cid, "format": AGE_FORMAT, "generation": layer.generation},
-                "parent_age_layer": parent_layer_cid, "rule": "renderer.memory"},
-        telemetry={**reading.to_provenance(), "paint": stress.to_json() if stress else None,
-                   "rule": "renderer.painter"},
-        phoenix=phoenix,
-        backend={"name": backend.name, "settings": dict(getattr(active, "settings", {}))},
-        colour=colour.to_provenance() if colour else None)
-    metadata = encode_metadata(document)
-    return Rendered(image_png, image_cid, metadata, file_cid(metadata), fraction, age_layer, age_layer_cid,
-                    degrade.reason if degrade else None)
+            group.append(item)
+    return groups
+
+
+def _render_group(group: list[tuple[_Job, _Draft]], backend: Backend, policy: PhoenixPolicy, results: list) -> None:
+    job = group[0][0]
+    level = (job.degrade.level if job.degrade else 0) + 1
+    pictures = error = None
+    out_of_memory, detail = False, ""
+    try:
+        pictures = _draw([draft for _, draft in group])
+    except Exception as exc:
+        out_of_memory = is_out_of_memory(exc)
+        text = str(exc).strip()
+        detail = f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else 'out of memory'}"
+        if len(group) == 1 and (not out_of_memory or level > policy.max_level):
+            error = exc  # final: this job fails with it
+    # Outside the except block: the traceback's frames (and the tensors they hold) are gone,
+    # so the memory they pinned can really be freed before a retry.
+    if pictures is not None:
+        for (item, draft), picture in zip(group, pictures):
+            try:
+                results[item.index] = _finish(draft, picture, chain_id=item.request.chain_id,
+                                              canvas=item.request.canvas)
+            except Exception as exc:
+                results[item.index] = exc
+        return
+    if error is not None:
+        results[job.index] = error
+        return
+    if out_of_memory:
+        backend.release_memory()
+    if len(group) > 1:
+        log.warning("a shared render of %d jobs failed (%s); trying them in halves", len(group), detail)
+        half = len(group) // 2
+        _render_group(group[:half], backend, policy, results)
+        _render_group(group[half:], backend, policy, results)
+        return
+    if job.degrade and job.degrade.reason == "temperature":
+        detail = f"{job.degrade.detail}; then {detail}"
+    event = job.request.event
+    log.warning("phoenix: token %d generation %d ran out of GPU memory; retrying at level %d",
+                event.token_id, event.generation, level, extra={"event": "phoenix", "reason": "cuda-oom"})
+    _render_jobs([replace(job, degrade=Degradation("cuda-oom", level, detail))], backend, policy, results)
 
 
 def recorded_inputs(provenance: dict) -> dict:

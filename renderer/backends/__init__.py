@@ -27,10 +27,11 @@ def load_backend(name: str, **options) -> Backend:
 
 def backend_options(settings) -> dict:
     """The constructor options of `settings.backend` from a `renderer.config.Settings`
-    (model_dir, device, steps for diffusion; none for noise)."""
+    (model_dir, device, steps and max_batch = gpu_batch for diffusion; none for noise)."""
     if settings.backend != DiffusionBackend.name:
         return {}
-    return {"model_dir": settings.model_dir, "device": settings.device, "steps": settings.steps}
+    return {"model_dir": settings.model_dir, "device": settings.device, "steps": settings.steps,
+            "max_batch": settings.gpu_batch}
 
 
 __all__ = ["Backend", "BackendError", "DiffusionBackend", "NoiseBackend", "backend_options", "load_backend", "BACKENDS"]

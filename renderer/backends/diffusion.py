@@ -19,6 +19,10 @@
 - The output is graded toward the minter's palette (renderer.backends.grade.tint), so the
   same prompt minted by two wallets still gives two colourings.
 - Safety checker: kept if the model folder ships one (it blacks out flagged images, logged).
+- Batches (`create_batch`, `propose_batch`, up to `max_batch` pictures, `chaos daemon --gpu-batch`):
+  one pipeline call for several jobs of one size, with a prompt, a generator (seeded as above),
+  a mask image and a paste-back per item, so each item gets the picture its own call would
+  give (to float rounding: batched kernels may sum in another order).
 
 Float16 GPU kernels do not give the same bits on every GPU: `deterministic` is False, and
 `chaos verify` checks these renders by their mask and CIDs, not by re-rendering.
@@ -38,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 from ..hashing import derive_key
-from .base import BackendError, Colour
+from .base import BackendError, Capabilities, Colour, Creation, Proposal
 from .grade import tint
 
 log = logging.getLogger("chaos.diffusion")
@@ -144,8 +148,8 @@ def _seed_generator(key: bytes):
     return torch.Generator("cpu").manual_seed(int.from_bytes(key[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF)
 
 
-def _to_uint8(images) -> np.ndarray:
-    image = np.nan_to_num(np.asarray(images[0], dtype=np.float32), nan=0.0)  # fp16 can overflow to NaN
+def _to_uint8(image) -> np.ndarray:
+    image = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0)  # fp16 can overflow to NaN
     return (np.clip(image, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
@@ -157,13 +161,13 @@ class DiffusionBackend:
 
     def __init__(self, model_dir: str | Path | None = None, *, device: str = "cuda", steps: int = 30,
                  guidance: float = 7.5, mutation: str = "inpaint", img2img_strength: float = 0.75,
-                 palette_tint: int = 96):
+                 palette_tint: int = 96, max_batch: int = 1):
         folder = check_model_folder(model_dir)  # before importing torch: a typo fails in milliseconds
         device = check_device(device)
         pipeline = _load(folder, device)
         self._setup(pipeline, device, f"diffusers:{folder.name}@{model_fingerprint(folder)}", steps=steps,
                     guidance=guidance, mutation=mutation, img2img_strength=img2img_strength,
-                    palette_tint=palette_tint)
+                    palette_tint=palette_tint, max_batch=max_batch)
 
     @classmethod
     def from_pipeline(cls, pipeline, *, device: str, model_id: str, **settings) -> DiffusionBackend:
@@ -174,11 +178,17 @@ class DiffusionBackend:
         return backend
 
     def _setup(self, pipeline, device: str, model_id: str, *, steps: int = 30, guidance: float = 7.5,
-               mutation: str = "inpaint", img2img_strength: float = 0.75, palette_tint: int = 96) -> None:
+               mutation: str = "inpaint", img2img_strength: float = 0.75, palette_tint: int = 96,
+               max_batch: int = 1) -> None:
         if mutation not in ("inpaint", "img2img"):
             raise BackendError(f"unknown mutation mode {mutation!r}: use inpaint or img2img")
         if steps < 1:
             raise BackendError(f"steps must be at least 1, not {steps}")
+        if max_batch < 1:
+            raise BackendError(f"a GPU batch holds at least 1 picture, not {max_batch} (--gpu-batch)")
+        #: Jobs per pipeline call (`--gpu-batch`); the batch size is not recorded in the metadata:
+        #: it changes no picture beyond float rounding.
+        self.capabilities = Capabilities(max_batch=max_batch)
         self.device = device
         self.model_id = model_id
         self.steps = steps
@@ -225,21 +235,29 @@ class DiffusionBackend:
             self._pipelines[kind] = made
         return self._pipelines[kind]
 
-    def _call(self, kind: str, **arguments) -> np.ndarray:
+    def _call(self, kind: str, **arguments) -> list[np.ndarray]:
+        """One pipeline call; every image of its batch as (H, W, 3) uint8."""
         output = self.pipeline(kind)(num_inference_steps=self.steps, guidance_scale=self.guidance,
                                      output_type="np", **arguments)
         flagged = getattr(output, "nsfw_content_detected", None)
         if flagged and any(flagged):
-            log.warning("the model's safety checker blacked out a %s render", kind)
-        return _to_uint8(output.images)
+            log.warning("the model's safety checker blacked out %d %s render(s)", sum(map(bool, flagged)), kind)
+        return [_to_uint8(image) for image in output.images]
 
     def _padded(self, size: int) -> int:
         return -(-size // self._multiple) * self._multiple
 
     def create(self, prompt: str, seed: bytes, palette: list[Colour], width: int, height: int) -> np.ndarray:
-        image = self._call("txt2img", prompt=prompt, width=self._padded(width), height=self._padded(height),
-                           generator=_seed_generator(derive_key(seed, "diffusion")))
-        return tint(np.ascontiguousarray(image[:height, :width]), palette, self.palette_tint)
+        return self.create_batch([Creation(prompt, seed, palette, width, height)])[0]
+
+    def create_batch(self, items: list[Creation]) -> list[np.ndarray]:
+        """txt2img for every item in one call: a prompt and a generator per item."""
+        width, height = _one_size(items, lambda item: (item.width, item.height), self.capabilities.max_batch)
+        images = self._call("txt2img", prompt=[item.prompt for item in items], width=self._padded(width),
+                            height=self._padded(height),
+                            generator=_generators([derive_key(item.seed, "diffusion") for item in items]))
+        return [tint(np.ascontiguousarray(image[:height, :width]), item.palette, self.palette_tint)
+                for image, item in zip(images, items)]
 
     def _latent_cells(self, mask: np.ndarray, width: int, padded: tuple[int, int]) -> Image.Image:
         """The mask dilated to whole latent cells, as the white-means-repaint image diffusers wants."""
@@ -254,18 +272,47 @@ class DiffusionBackend:
 
     def propose_mutation(self, parent: np.ndarray, prompt: str, seed: bytes, entropy: bytes,
                          palette: list[Colour], mask: np.ndarray) -> np.ndarray:
-        height, width, _ = parent.shape
+        return self.propose_batch([Proposal(parent, prompt, seed, entropy, palette, mask)])[0]
+
+    def propose_batch(self, items: list[Proposal]) -> list[np.ndarray]:
+        """Inpainting (or img2img) for every item in one call: per item a prompt, a generator, a
+        mask image, and the paste-back of the mask's pixels onto its own parent."""
+        height, width, _ = _one_size(items, lambda item: item.parent.shape, self.capabilities.max_batch)
         padded = (self._padded(height), self._padded(width))
-        source = np.pad(parent, ((0, padded[0] - height), (0, padded[1] - width), (0, 0)), mode="edge")
-        generator = _seed_generator(derive_key(seed, entropy, "diffusion"))
+        sources = [Image.fromarray(np.pad(item.parent, ((0, padded[0] - height), (0, padded[1] - width), (0, 0)),
+                                          mode="edge")) for item in items]
+        prompts = [item.prompt for item in items]
+        generator = _generators([derive_key(item.seed, item.entropy, "diffusion") for item in items])
         if self.mutation == "inpaint":
-            image = self._call("inpaint", prompt=prompt, image=Image.fromarray(source),
-                               mask_image=self._latent_cells(mask, width, padded), height=padded[0],
-                               width=padded[1], strength=1.0, generator=generator)
+            images = self._call("inpaint", prompt=prompts, image=sources,
+                                mask_image=[self._latent_cells(item.mask, width, padded) for item in items],
+                                height=padded[0], width=padded[1], strength=1.0, generator=generator)
         else:
-            image = self._call("img2img", prompt=prompt, image=Image.fromarray(source),
-                               strength=self.img2img_strength, generator=generator)
-        proposal = tint(np.ascontiguousarray(image[:height, :width]), palette, self.palette_tint)
-        frame = parent.copy()
-        frame.reshape(-1, 3)[mask] = proposal.reshape(-1, 3)[mask]
-        return frame
+            images = self._call("img2img", prompt=prompts, image=sources, strength=self.img2img_strength,
+                                generator=generator)
+        frames = []
+        for image, item in zip(images, items):
+            proposal = tint(np.ascontiguousarray(image[:height, :width]), item.palette, self.palette_tint)
+            frame = item.parent.copy()
+            frame.reshape(-1, 3)[item.mask] = proposal.reshape(-1, 3)[item.mask]
+            frames.append(frame)
+        return frames
+
+
+def _generators(keys: list[bytes]):
+    """One seeded generator per item; a single one (not a list of one) for a batch of one, so a
+    lone render calls the pipeline exactly as before batching existed."""
+    generators = [_seed_generator(key) for key in keys]
+    return generators[0] if len(generators) == 1 else generators
+
+
+def _one_size(items: list, size_of, max_batch: int):
+    """The one size all items share: a pipeline call renders one size."""
+    if not items:
+        raise BackendError("a batch needs at least one picture")
+    if len(items) > max_batch:
+        raise BackendError(f"a batch of {len(items)} pictures is over this backend's max_batch of {max_batch}")
+    sizes = {tuple(size_of(item)) for item in items}
+    if len(sizes) != 1:
+        raise BackendError(f"one pipeline call renders one size, not {sorted(sizes)}: group the jobs by size")
+    return sizes.pop()

@@ -11,15 +11,16 @@ import pytest
 import torch
 
 from renderer.backends import BACKENDS, BackendError, DiffusionBackend, load_backend
+from renderer.backends.base import Creation, Proposal
 from renderer.backends.diffusion import MIN_VOCABULARY
 from renderer.backends.tiny_model import save_tiny_model
 from renderer.mask import changed_indices, mutation_mask
 from renderer.palette import base_palette
 from renderer.phoenix import render_with_phoenix
 from renderer.png import decode_png
-from renderer.render import Origin, Parent, render
+from renderer.render import Origin, Parent, RenderRequest, render, render_batch
 
-from .events import mint_event, mutation_event
+from .events import mint_event, mutation_event, recolour_event
 
 CANVAS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 PALETTE = base_palette("0x" + "ab" * 20)
@@ -165,3 +166,136 @@ def test_an_injected_cuda_out_of_memory_is_reborn_with_fewer_steps(backend, monk
     assert provenance["renderer"]["backend"]["settings"]["steps"] == 1
     assert decode_png(rendered.image_png).shape == (32, 32, 3)
     assert backend.steps == 2  # the degraded copy shares the weights, not the settings
+
+
+# ---------------------------------------------------------------- batches (chaos daemon --gpu-batch)
+
+
+@pytest.fixture(scope="module")
+def batching(model_dir):
+    return DiffusionBackend(model_dir, device="cpu", steps=2, max_batch=4)
+
+
+class _PipelineCalls:
+    """Counts the pictures of every real pipeline call (the pipeline still runs)."""
+
+    def __init__(self, monkeypatch, pipeline, fail=None):
+        self.sizes = []
+        original = type(pipeline).__call__
+
+        def counted(this, *args, **kwargs):
+            prompt = kwargs["prompt"]
+            count = len(prompt) if isinstance(prompt, list) else 1
+            self.sizes.append(count)
+            if fail and fail(count, kwargs):
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+            return original(this, *args, **kwargs)
+
+        monkeypatch.setattr(type(pipeline), "__call__", counted)
+
+
+def _requests(backend):
+    """Two mints and two mutations of four tokens, a recolour, each with its parent where it needs one."""
+    parents = {}
+    for token in (3, 4):
+        mint = _render(mint_event(token_id=token, seed="0x" + f"{token:02x}" * 32), backend)
+        parents[token] = Parent(mint.image_png, mint.metadata_cid, mint.age_layer)
+    common = dict(chain_id=31337, canvas=CANVAS, size=64)
+    return [
+        RenderRequest(mint_event(token_id=1, prompt="tide pools"), Origin.from_mint(mint_event(token_id=1)), None,
+                      **common),
+        RenderRequest(mutation_event(token_id=3), Origin.from_mint(mint_event(token_id=3, seed="0x" + "03" * 32)),
+                      parents[3], **common),
+        RenderRequest(mint_event(token_id=2, prompt="a desert at dawn", seed="0x" + "17" * 32),
+                      Origin.from_mint(mint_event(token_id=2, prompt="a desert at dawn", seed="0x" + "17" * 32)),
+                      None, **common),
+        RenderRequest(recolour_event(token_id=4), Origin.from_mint(mint_event(token_id=4, seed="0x" + "04" * 32)),
+                      parents[4], **common),
+        RenderRequest(mutation_event(token_id=4, entropy="0x" + "5b" * 32),
+                      Origin.from_mint(mint_event(token_id=4, seed="0x" + "04" * 32)), parents[4], **common),
+    ]
+
+
+def _near(one: np.ndarray, other: np.ndarray) -> bool:
+    """The same picture to float rounding: a batched kernel may sum in another order, which moves a
+    rare channel value by 1 after rounding to uint8 (on this CPU: a few values in 10,000)."""
+    difference = np.abs(one.astype(int) - other.astype(int))
+    return one.shape == other.shape and difference.max() <= 1 and (difference > 0).mean() < 0.001
+
+
+def _same_render(one, other) -> bool:
+    """Two renders of one job equal but for float rounding in the picture (and so its CIDs)."""
+    if not _near(decode_png(one.image_png), decode_png(other.image_png)):
+        return False
+
+    def without_image(rendered):
+        document = json.loads(rendered.metadata)
+        document.pop("image")
+        document["provenance"].pop("image")
+        return document
+
+    return (without_image(one) == without_image(other) and one.age_layer == other.age_layer
+            and one.changed_pixel_fraction == other.changed_pixel_fraction and one.phoenix == other.phoenix)
+
+
+def _alone(request, backend):
+    return render_with_phoenix(request.event, request.origin, request.parent, backend, chain_id=request.chain_id,
+                               canvas=request.canvas, size=request.size)
+
+
+def test_a_batch_gives_each_item_what_its_own_call_gives(batching, one_thread):
+    creations = [Creation("tide pools", SEED, PALETTE, 40, 24), Creation("a desert", bytes(32), PALETTE, 40, 24),
+                 Creation("tide pools", bytes(32), base_palette("0x" + "cd" * 20), 40, 24)]
+    together = batching.create_batch(creations)
+    for item, image in zip(creations, together):
+        assert _near(image, batching.create(item.prompt, item.seed, item.palette, item.width, item.height))
+    assert not _near(together[0], together[1])  # a generator per item, not one for all
+    proposals = [Proposal(image, "tide pools", SEED, bytes([i + 1]) * 32, PALETTE, mutation_mask(bytes([i + 1]) * 32, 40, 24))
+                 for i, image in enumerate(together)]
+    frames = batching.propose_batch(proposals)
+    for item, frame in zip(proposals, frames):
+        alone = batching.propose_mutation(item.parent, item.prompt, item.seed, item.entropy, item.palette, item.mask)
+        assert _near(frame, alone)
+        assert set(changed_indices(item.parent, frame).tolist()) <= set(item.mask.tolist())  # pasted on its own parent
+    with pytest.raises(BackendError, match="one size"):
+        batching.create_batch([creations[0], Creation("x", SEED, PALETTE, 32, 32)])
+    with pytest.raises(BackendError, match="max_batch of 4"):
+        batching.create_batch(creations * 2)
+
+
+def test_render_batch_groups_jobs_into_pipeline_calls_and_matches_single_renders(batching, monkeypatch, one_thread):
+    requests = _requests(batching)
+    alone = [_alone(request, batching) for request in requests]
+    calls = _PipelineCalls(monkeypatch, batching.pipeline("txt2img"))
+    inpaint = _PipelineCalls(monkeypatch, batching.pipeline("inpaint"))
+    results = render_batch(requests, batching)
+    assert calls.sizes == [2] and inpaint.sizes == [2]  # two mints in one call, two mutations in one; no recolour
+    assert all(_same_render(one, other) for one, other in zip(results, alone))
+    assert results[3] == alone[3]  # a recolour uses no model: the very same bytes
+    assert len({r.image_cid for r in results}) == len(results)
+
+
+def test_a_batch_that_runs_out_of_memory_is_split_then_degraded(batching, monkeypatch, one_thread):
+    requests = [r for r in _requests(batching) if r.event.kind == "mint"]
+    alone = [_alone(request, batching) for request in requests]
+    calls = _PipelineCalls(monkeypatch, batching.pipeline("txt2img"), fail=lambda count, _: count > 1)
+    # Split into single calls, not degraded: each call is then the very one a lone render makes.
+    assert render_batch(requests, batching) == alone
+    assert calls.sizes == [2, 1, 1]
+    tight = _PipelineCalls(monkeypatch, batching.pipeline("txt2img"), fail=lambda _, kwargs: kwargs["height"] > 32)
+    degraded = render_batch(requests, batching)
+    assert tight.sizes == [2, 1, 1, 1, 1]  # together, alone, then each alone at level 1 (32 px)
+    assert [r.phoenix for r in degraded] == ["cuda-oom", "cuda-oom"]
+    assert [decode_png(r.image_png).shape for r in degraded] == [(32, 32, 3)] * 2
+
+
+def test_gpu_batch_reaches_the_backend(model_dir):
+    from renderer.backends import backend_options
+    from renderer.config import Settings
+
+    options = backend_options(Settings().with_overrides(backend="diffusion", gpu_batch=4, model_dir=model_dir,
+                                                        device="cpu"))
+    assert options["max_batch"] == 4
+    assert load_backend("diffusion", **options).capabilities.max_batch == 4
+    with pytest.raises(BackendError, match="at least 1 picture"):
+        load_backend("diffusion", **{**options, "max_batch": 0})

@@ -159,3 +159,79 @@ GOLDEN = {
 def test_renders_are_bit_for_bit_the_golden_ones():
     found = {label: (r.image_cid, r.age_layer_cid, _versionless_cid(r.metadata)) for label, r in _golden_history()}
     assert found == GOLDEN
+
+
+# ---------------------------------------------------------------- batches
+
+from renderer.backends.base import Capabilities  # noqa: E402
+from renderer.render import RenderRequest, render_batch  # noqa: E402
+
+
+class _BatchingNoise(NoiseBackend):
+    """The CPU backend declaring batches of 3, recording each call's size, refusing prompt "bad"."""
+
+    capabilities = Capabilities(max_batch=3)
+
+    def __init__(self):
+        self.calls = []
+
+    def create(self, prompt, seed, palette, width, height):
+        if prompt == "bad":
+            raise RuntimeError("the model refuses this prompt")
+        return super().create(prompt, seed, palette, width, height)
+
+    def create_batch(self, items):
+        self.calls.append(("create", len(items)))
+        return super().create_batch(items)
+
+    def propose_batch(self, items):
+        self.calls.append(("propose", len(items)))
+        return super().propose_batch(items)
+
+
+def _batch_requests():
+    history = _golden_history()
+    parent = next(Parent(r.image_png, r.metadata_cid, r.age_layer) for label, r in history if label == "mint-120")
+    common = dict(chain_id=31337, canvas=CANVAS)
+    requests = []
+    for token in range(1, 6):
+        event = mint_event(token_id=token, seed="0x" + f"{token:02x}" * 32)
+        requests.append(RenderRequest(event, Origin.from_mint(event), None, size=64, **common))
+    origin = Origin.from_mint(mint_event())
+    requests.append(RenderRequest(mutation_event(generation=1), origin, parent, size=120, **common))
+    requests.append(RenderRequest(mutation_event(generation=1, entropy="0x" + "12" * 32), origin, parent, size=120,
+                                  telemetry=WARM, **common))
+    requests.append(RenderRequest(recolour_event(generation=1), origin, parent, size=120, colour=_colour((3,)), **common))
+    return requests
+
+
+def _alone(request, backend):
+    return render(request.event, request.origin, request.parent, backend, chain_id=request.chain_id,
+                  canvas=request.canvas, size=request.size, telemetry=request.telemetry, colour=request.colour)
+
+
+def test_a_batch_renders_each_job_as_it_would_render_alone():
+    requests = _batch_requests()
+    expected = [_alone(request, NoiseBackend()) for request in requests]
+    assert render_batch(requests, NoiseBackend()) == expected
+    batching = _BatchingNoise()
+    assert render_batch(requests, batching) == expected
+    # Five mints of one size in calls of at most three; two mutations of one parent size in one call.
+    assert batching.calls == [("create", 3), ("create", 2), ("propose", 2)]
+
+
+def test_one_bad_job_fails_alone():
+    requests = _batch_requests()[:4]
+    bad_event = mint_event(token_id=9, prompt="bad")
+    requests[1] = RenderRequest(bad_event, Origin.from_mint(bad_event), None, chain_id=31337, canvas=CANVAS, size=64)
+    orphan = RenderRequest(mutation_event(token_id=7), Origin.from_mint(mint_event(token_id=7)), None,
+                           chain_id=31337, canvas=CANVAS, size=64)
+    batching = _BatchingNoise()
+    results = render_batch([*requests, orphan], batching)
+    assert isinstance(results[1], RuntimeError) and "refuses" in str(results[1])
+    assert isinstance(results[4], ValueError) and "needs its parent" in str(results[4])
+    for index in (0, 2, 3):
+        assert results[index] == _alone(requests[index], NoiseBackend())
+    # The shared call failed; halves were tried, then each job of the failing half alone.
+    # (A lone job calls `create`, which the list does not record.)
+    assert batching.calls == [("create", 3), ("create", 2)]
