@@ -57,10 +57,10 @@ test: setup browser
 gas: setup
 	$(VENV)/bin/chaos bench gas
 
-# Refresh the ABI the renderer ships (a test fails when it drifts from the contract).
+# Refresh the ABIs the renderer ships (a test fails when they drift from the contracts).
 abi: setup
 	$(VENV)/bin/brownie compile
-	$(VENV)/bin/python -c "import json; json.dump(json.load(open('build/contracts/ChaosCanvas.json'))['abi'], open('renderer/abi/ChaosCanvas.json', 'w'), indent=1, sort_keys=True)"
+	$(VENV)/bin/python -c "import json; [json.dump(json.load(open(f'build/contracts/{n}.json'))['abi'], open(f'renderer/abi/{n}.json', 'w'), indent=1, sort_keys=True) for n in ('ChaosCanvas', 'ColourPools')]"
 
 clean:
 	rm -rf build out reports .pytest_cache

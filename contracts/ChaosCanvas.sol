@@ -1,47 +1,65 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
-import {ERC721Burnable} from "@openzeppelin/contracts/token/ERC721/extensions/ERC721Burnable.sol";
+import {ERC721} from "solady/src/tokens/ERC721.sol";
+import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
 import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
-import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
-import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {Base64} from "@openzeppelin/contracts/utils/Base64.sol";
 import {IRecolourable} from "./interfaces/IRecolourable.sol";
+import {IPigmentSettlement} from "./interfaces/IPigmentSettlement.sol";
 
 /// @title Chaos Canvas
 /// @notice An evolving AI-art collection. The contract only keeps what must be
-/// agreed on-chain: who owns a token, which generation it is at, and the IPFS
-/// CID of its latest committed render (kept as its sha2-256 digest and codec;
-/// the views rebuild the base32 string). Everything else (prompt, seed, the
-/// entropy of each mutation) is emitted in events, from which the off-chain
-/// renderer derives every image deterministically.
+/// agreed on-chain: who owns a token, which generation it is at, and the
+/// sha2-256 digest of its latest committed metadata (the views rebuild its
+/// CIDv1 from it). Everything else (prompt, seed, the entropy of each
+/// mutation) is emitted in events, from which the off-chain renderer derives
+/// every image deterministically.
+///
+/// Storage: ERC-721 ownership is Solady's, whose per-token slot packs the owner
+/// with 96 bits of extra data. Those bits hold the token's generation state, so a
+/// transfer writes the generation into the slot it writes anyway:
+///   bits  0..31  generation (0 at mint)
+///   bits 32..63  last committed generation + 1 (0: never committed)
+///   bits 64..95  block number (mod 2**32) of the token's last draw (mint or bump)
+/// A commit writes that slot and the token's digest slot; nothing else.
+///
+/// Metadata CIDs are always CIDv1, raw codec (0x55), sha2-256: the renderer
+/// pins the metadata JSON as one raw block, so the digest alone names it.
 ///
 /// Invariants:
-/// - `generationOf(id)` only ever grows, by exactly one per transfer, paid
-///   mutation or re-colouring; mint starts it at 0 and burn deletes it.
-/// - A commit is accepted only for a generation that exists
-///   (`<= generationOf(id)`) and is newer than the last commit, so an old
-///   render can never overwrite a newer one, while every generation may still
-///   be committed in order (the chain then holds the whole history).
-contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl, IRecolourable {
+/// - `generationOf(id)` only ever grows, by exactly one per draw: a transfer to
+///   another account, a paid mutation or a re-colouring, at most one draw per
+///   token per block (a second transfer or re-colouring in the same block moves
+///   the token or its pigment but draws nothing). A transfer to oneself draws
+///   nothing. Mint starts it at 0.
+/// - A commit is accepted only for a generation that exists (`<= generationOf(id)`)
+///   and is newer than the last commit, so an old render can never overwrite a
+///   newer one.
+/// - A burnt token leaves no digest, and its pigment is settled with the pools in
+///   the same transaction.
+contract ChaosCanvas is ERC721, ERC2981, AccessControl, IRecolourable {
     using Strings for uint256;
 
-    /// @notice Role allowed to commit render CIDs.
+    /// @notice Role allowed to commit render digests.
     bytes32 public constant RENDERER_ROLE = keccak256("RENDERER_ROLE");
     /// @notice Role allowed to re-colour tokens (the colour pools contract).
     bytes32 public constant POOLS_ROLE = keccak256("POOLS_ROLE");
     /// @notice Upper bound of a prompt, in UTF-8 bytes.
     uint256 public constant MAX_PROMPT_BYTES = 280;
-    /// @dev CIDv1, base32 ("b…"), sha2-256, raw or dag-pb codec: always 59 characters.
+    /// @notice Size of one record of `commitBatch`'s packed calldata, in bytes.
+    uint256 public constant BATCH_RECORD_BYTES = 48;
+    /// @dev ERC-4906 (metadata update events) interface id, as the EIP defines it.
+    bytes4 private constant ERC4906_INTERFACE_ID = bytes4(0x49064906);
+    /// @dev "bafkrei": multibase "b" + the base32 of 0x01 0x55 0x12 0x20 (CIDv1, raw, sha2-256, 32 bytes).
+    bytes7 private constant RAW_CID_PREFIX = "bafkrei";
+    /// @dev A CIDv1 raw sha2-256 in base32: 7 prefix characters + 52 for the digest.
     uint256 private constant CID_LENGTH = 59;
-    /// @dev Multicodecs of the two CID kinds accepted: raw (0x55, "bafkrei…") and dag-pb (0x70, "bafybei…").
-    uint8 private constant CODEC_RAW = 0x55;
-    uint8 private constant CODEC_DAG_PB = 0x70;
     /// @dev RFC 4648 base32, lower case: the value of a character is its index here.
     bytes32 private constant BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+    uint256 private constant U32 = 0xffffffff;
 
     /// @notice Price of one mint, in wei.
     uint256 public immutable mintPrice;
@@ -52,17 +70,11 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
 
     /// @notice Number of tokens minted so far; token ids run from 1 to `totalMinted`.
     uint256 public totalMinted;
+    /// @notice The colour pools settled with when a token is burnt: the last account
+    /// granted POOLS_ROLE (zero when none holds it).
+    address public pools;
 
-    /// @dev Packed in one slot: the only state a transfer writes beyond ERC-721's own.
-    /// `codec` is the multicodec of the last committed CID (raw or dag-pb), 0 before the first commit.
-    struct Generations {
-        uint64 current;
-        uint64 committed;
-        uint8 codec;
-    }
-
-    mapping(uint256 tokenId => Generations) private _generations;
-    /// @dev The sha2-256 digest of the last committed CID: with `Generations.codec` it is the whole CID.
+    /// @dev The sha2-256 digest of each token's last committed metadata (its CIDv1 raw).
     mapping(uint256 tokenId => bytes32) private _digests;
 
     /// @notice A token was minted; `seed` and `prompt` fix its first render.
@@ -72,8 +84,15 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
     /// @notice A token's palette changed (pigment bought or sold for it): `generation` is a
     /// re-colouring, to be re-rendered with the palette and pool state of its block; no pixel mask.
     event Recoloured(uint256 indexed tokenId, uint64 indexed generation);
-    /// @notice The renderer committed the metadata CID of `generation`.
-    event RenderCommitted(uint256 indexed tokenId, uint64 indexed generation, string cid);
+    /// @notice The renderer committed the metadata of `generation`: `digest` is the sha2-256 of
+    /// the metadata JSON, whose CIDv1 (raw) is `tokenURI`'s.
+    event RenderCommitted(uint256 indexed tokenId, uint64 indexed generation, bytes32 digest);
+    /// @notice A record of `commitBatch` named a burnt token: it was skipped.
+    event CommitSkipped(uint256 indexed tokenId, uint64 generation);
+    /// @notice ERC-4906: the metadata of `_tokenId` changed.
+    event MetadataUpdate(uint256 _tokenId);
+    /// @notice ERC-4906: the metadata of tokens `_fromTokenId` to `_toTokenId` (inclusive) may have changed.
+    event BatchMetadataUpdate(uint256 _fromTokenId, uint256 _toTokenId);
     /// @notice Proceeds were withdrawn.
     event Withdrawn(address indexed to, uint256 amount);
 
@@ -82,9 +101,15 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
     error WrongPayment(uint256 sent, uint256 price);
     error SupplyExhausted(uint256 maxSupply);
     error NotTokenOwner(uint256 tokenId, address caller);
+    /// @notice The token does not exist (never minted, or burnt).
+    error ERC721NonexistentToken(uint256 tokenId);
     error StaleGeneration(uint256 tokenId, uint64 generation, uint64 lastCommitted);
     error FutureGeneration(uint256 tokenId, uint64 generation, uint64 current);
-    error MalformedCid(string cid);
+    /// @notice The token already drew a generation in this block (a paid mutation would buy nothing).
+    error AlreadyDrawnThisBlock(uint256 tokenId, uint256 blockNumber);
+    error GenerationOverflow(uint256 tokenId);
+    /// @notice `commitBatch` calldata must be a non-empty run of 48-byte records.
+    error MalformedBatch(uint256 length, uint256 recordBytes);
     error WithdrawFailed(address to, uint256 amount);
     error ZeroAddress();
 
@@ -101,7 +126,7 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
         uint256 mutationPrice_,
         uint256 maxSupply_,
         uint96 royaltyBps
-    ) ERC721("Chaos Canvas", "CHAOS") {
+    ) {
         if (admin == address(0)) revert ZeroAddress();
         mintPrice = mintPrice_;
         mutationPrice = mutationPrice_;
@@ -111,12 +136,24 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
         _setDefaultRoyalty(admin, royaltyBps);
     }
 
+    /// @notice The collection's name.
+    function name() public pure override returns (string memory) {
+        return "Chaos Canvas";
+    }
+
+    /// @notice The collection's symbol.
+    function symbol() public pure override returns (string memory) {
+        return "CHAOS";
+    }
+
     // ------------------------------------------------------------------ mint
 
     /// @notice Mint a new artwork from `prompt`, paying exactly `mintPrice`.
     /// @dev The seed mixes `block.prevrandao` with the minter, the token id and
     /// the prompt: the minter's address "collapses" the palette, so one prompt
-    /// minted by two wallets gives two colourings.
+    /// minted by two wallets gives two colourings. `Minted` is emitted before a
+    /// contract minter's `onERC721Received` runs, so any event the callback causes
+    /// comes after it; the mint is the token's draw for its block.
     /// @return tokenId The new token's id.
     function mint(string calldata prompt) external payable returns (uint256 tokenId) {
         uint256 length = bytes(prompt).length;
@@ -128,138 +165,156 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
         totalMinted = tokenId;
 
         bytes32 seed = keccak256(abi.encode(block.prevrandao, msg.sender, tokenId, prompt));
-        _safeMint(msg.sender, tokenId);
+        _mintAndSetExtraDataUnchecked(msg.sender, tokenId, uint96((block.number & U32) << 64));
         emit Minted(tokenId, msg.sender, seed, prompt);
+        ERC721Utils.checkOnERC721Received(msg.sender, address(0), msg.sender, tokenId, "");
     }
 
     // -------------------------------------------------------------- mutation
 
     /// @notice Mutate your token without transferring it, paying exactly `mutationPrice`.
+    /// Reverts with `AlreadyDrawnThisBlock` when the token already drew a generation in this block.
     function mutate(uint256 tokenId) external payable {
-        address owner = _requireOwned(tokenId);
+        address owner = ownerOf(tokenId);
         if (owner != msg.sender) revert NotTokenOwner(tokenId, msg.sender);
         if (msg.value != mutationPrice) revert WrongPayment(msg.value, mutationPrice);
-        _mutate(tokenId, owner, owner);
+        (bool drawn, uint64 generation) = _draw(tokenId);
+        if (!drawn) revert AlreadyDrawnThisBlock(tokenId, block.number);
+        _emitMutated(tokenId, generation, owner, owner);
     }
 
-    /// @dev The single hook every mint, transfer and burn passes through:
-    /// a transfer (neither side zero) is a mutation; a burn forgets the token.
-    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
-        from = super._update(to, tokenId, auth);
-        if (from != address(0) && to != address(0)) {
-            _mutate(tokenId, from, to);
-        } else if (to == address(0)) {
-            delete _generations[tokenId];
+    /// @notice Destroy your token (or one you may manage). Its pigment is settled first:
+    /// the pools sell it back and pay the token's last owner.
+    function burn(uint256 tokenId) external {
+        address owner = ownerOf(tokenId);
+        _burn(msg.sender, tokenId);
+        address settlement = pools;
+        // An account without code (a role granted to a wallet, as in tests) holds no pigment.
+        if (settlement.code.length != 0) IPigmentSettlement(settlement).settle(tokenId, owner);
+    }
+
+    /// @dev Solady calls this after every mint, transfer and burn. A transfer between two
+    /// accounts is a mutation (unless the token already drew in this block); a burn forgets
+    /// the token's digest.
+    function _afterTokenTransfer(address from, address to, uint256 tokenId) internal override {
+        if (from == address(0)) return; // mint: its extra data was set with the owner
+        if (to == address(0)) {
             delete _digests[tokenId];
+            return;
         }
+        if (from == to) return; // a transfer to oneself is not a mutation: `mutate` is paid for
+        (bool drawn, uint64 generation) = _draw(tokenId);
+        if (drawn) _emitMutated(tokenId, generation, from, to);
     }
 
     /// @notice Start a re-colouring generation of `tokenId` (pools role only): the colour
     /// pools call this when pigment is bought or sold for the token.
-    /// @dev Bumps the generation like a mutation, so the stale-commit rule holds
-    /// for re-colourings too, but carries no entropy: no pixel is re-drawn by mask.
+    /// @dev Draws like a mutation (at most once per block; a second call in a block draws
+    /// nothing and emits nothing), but carries no entropy: no pixel is re-drawn by mask.
     /// @return owner The token's owner (the pools check it for sells).
     function recolour(uint256 tokenId) external onlyRole(POOLS_ROLE) returns (address owner) {
-        owner = _requireOwned(tokenId);
-        uint64 generation = ++_generations[tokenId].current;
-        emit Recoloured(tokenId, generation);
+        owner = ownerOf(tokenId);
+        (bool drawn, uint64 generation) = _draw(tokenId);
+        if (drawn) emit Recoloured(tokenId, generation);
     }
 
-    function _mutate(uint256 tokenId, address from, address to) private {
-        uint64 generation = ++_generations[tokenId].current;
+    /// @dev Move the token to its next generation unless it already drew one in this block.
+    function _draw(uint256 tokenId) private returns (bool drawn, uint64 generation) {
+        uint256 extra = _getExtraData(tokenId);
+        generation = uint64(extra & U32);
+        uint256 stamp = block.number & U32;
+        if ((extra >> 64) == stamp) return (false, generation);
+        if (generation == U32 - 1) revert GenerationOverflow(tokenId); // keeps committed + 1 in 32 bits
+        unchecked {
+            ++generation; // < 2**32 - 1, checked above
+        }
+        _setExtraData(tokenId, uint96((stamp << 64) | (extra & (U32 << 32)) | generation));
+        return (true, generation);
+    }
+
+    function _emitMutated(uint256 tokenId, uint64 generation, address from, address to) private {
         bytes32 entropy = keccak256(abi.encode(block.prevrandao, tokenId, generation, from, to));
         emit Mutated(tokenId, generation, entropy, from, to);
     }
 
     // ---------------------------------------------------------------- commit
 
-    /// @notice One render commit: the metadata CID of `generation` of `tokenId`.
-    struct RenderCommit {
-        uint256 tokenId;
-        uint64 generation;
-        string cid;
-    }
-
-    /// @notice Commit the metadata CID of a token's generation (renderer only).
-    /// @dev Reverts for an unknown or burnt token, a generation that does not
-    /// exist yet, one not newer than the last commit, or a malformed CID.
-    function commit(uint256 tokenId, uint64 generation, string calldata cid) external onlyRole(RENDERER_ROLE) {
-        _commit(tokenId, generation, cid);
-    }
-
-    /// @notice Commit many renders in one transaction (renderer only). All or nothing;
-    /// several generations of one token must come in increasing order.
-    function commitBatch(RenderCommit[] calldata commits) external onlyRole(RENDERER_ROLE) {
-        for (uint256 i = 0; i < commits.length; ++i) {
-            _commit(commits[i].tokenId, commits[i].generation, commits[i].cid);
-        }
-    }
-
-    function _commit(uint256 tokenId, uint64 generation, string calldata cid) private {
-        _requireOwned(tokenId);
-        Generations memory g = _generations[tokenId];
-        if (generation > g.current) revert FutureGeneration(tokenId, generation, g.current);
-        if (g.codec != 0 && generation <= g.committed) revert StaleGeneration(tokenId, generation, g.committed);
-        (uint8 codec, bytes32 digest) = _decodeCid(bytes(cid));
-        if (codec == 0) revert MalformedCid(cid);
-
-        _generations[tokenId] = Generations({current: g.current, committed: generation, codec: codec});
-        _digests[tokenId] = digest;
-        emit RenderCommitted(tokenId, generation, cid);
+    /// @notice Commit the metadata of a token's generation (renderer only): `digest` is the
+    /// sha2-256 of the metadata JSON, pinned as one raw IPFS block (CIDv1, codec 0x55).
+    /// @dev Reverts for an unknown or burnt token (`ERC721NonexistentToken`), a generation
+    /// that does not exist yet (`FutureGeneration`) or one not newer than the last commit
+    /// (`StaleGeneration`).
+    function commit(uint256 tokenId, uint64 generation, bytes32 digest) external onlyRole(RENDERER_ROLE) {
+        if (!_commit(tokenId, generation, digest)) revert ERC721NonexistentToken(tokenId);
         emit MetadataUpdate(tokenId);
     }
 
-    /// @dev Validates and decodes a CIDv1 in base32 with a sha2-256 multihash:
-    /// "bafkrei…" (raw) or "bafybei…" (dag-pb), 59 characters of the RFC 4648
-    /// lower-case alphabet. Exactly the canonical encodings of
-    /// 0x01 {0x55|0x70} 0x12 0x20 <32 bytes> are accepted: the prefix fixes the
-    /// first 30 bits, character 7 holds the last 2 bits of 0x20 (zero) and 3
-    /// digest bits, characters 8..57 hold 250 digest bits, and the last
-    /// character 3 digest bits and 2 zero padding bits.
-    /// @return codec 0x55 or 0x70, or 0 when `cid` is malformed.
-    /// @return digest The sha2-256 digest the CID names.
-    function _decodeCid(bytes calldata cid) private pure returns (uint8 codec, bytes32 digest) {
-        if (cid.length != CID_LENGTH) return (0, 0);
-        bytes7 prefix = bytes7(cid[:7]);
-        if (prefix == "bafkrei") codec = CODEC_RAW;
-        else if (prefix == "bafybei") codec = CODEC_DAG_PB;
-        else return (0, 0);
-        uint256 acc = uint8(cid[7]);
-        if (acc < 0x61 || acc > 0x68) return (0, 0); // a..h: value < 8, the two bits of 0x20 are zero
-        acc -= 0x61;
-        bool bad;
-        // Characters 8..57, five digest bits each (3 + 50 * 5 = 253 bits). In assembly because
-        // it is the hot loop of every commit: ~140 gas a character instead of ~270.
-        assembly ("memory-safe") {
-            for { let i := 8 } lt(i, 58) { i := add(i, 1) } {
-                let c := byte(0, calldataload(add(cid.offset, i)))
-                let value := sub(c, 0x61) // a..z: 0..25 (wraps to a huge number below 'a')
-                if gt(value, 25) {
-                    value := sub(c, 0x18) // 2..7: 26..31
-                    if or(lt(value, 26), gt(value, 31)) { bad := 1 }
-                }
-                acc := or(shl(5, acc), value)
+    /// @notice Commit many renders in one transaction (renderer only).
+    /// @param packed Records of 48 bytes, back to back, no padding:
+    ///   bytes  0..7   tokenId     (uint64, big-endian)
+    ///   bytes  8..15  generation  (uint64, big-endian)
+    ///   bytes 16..47  digest      (bytes32: sha2-256 of the metadata JSON)
+    /// @dev Each record follows `commit`'s rules, except that a burnt token is skipped with
+    /// `CommitSkipped` (it may have been burnt after the renderer sent the batch); a token
+    /// that was never minted, a future or a stale generation reverts the whole batch.
+    /// Several generations of one token must come in increasing order. One ERC-4906
+    /// `BatchMetadataUpdate` spans the lowest to the highest token id committed.
+    function commitBatch(bytes calldata packed) external onlyRole(RENDERER_ROLE) {
+        uint256 length = packed.length;
+        if (length == 0 || length % BATCH_RECORD_BYTES != 0) revert MalformedBatch(length, BATCH_RECORD_BYTES);
+        uint256 lowest = type(uint256).max;
+        uint256 highest;
+        for (uint256 offset = 0; offset < length; offset += BATCH_RECORD_BYTES) {
+            uint256 tokenId;
+            uint64 generation;
+            bytes32 digest;
+            assembly ("memory-safe") {
+                let head := calldataload(add(packed.offset, offset))
+                tokenId := shr(192, head)
+                generation := and(shr(128, head), 0xffffffffffffffff)
+                digest := calldataload(add(packed.offset, add(offset, 16)))
             }
+            if (!_commit(tokenId, generation, digest)) {
+                if (tokenId == 0 || tokenId > totalMinted) revert ERC721NonexistentToken(tokenId);
+                emit CommitSkipped(tokenId, generation);
+                continue;
+            }
+            if (tokenId < lowest) lowest = tokenId;
+            if (tokenId > highest) highest = tokenId;
         }
-        if (bad) return (0, 0);
-        // The last character: 3 more digest bits, then 2 padding bits that must be zero.
-        uint256 last = uint8(cid[CID_LENGTH - 1]);
-        if (last >= 0x61 && last <= 0x7a) last -= 0x61;
-        else if (last >= 0x32 && last <= 0x37) last -= 0x18;
-        else return (0, 0);
-        if (last & 3 != 0) return (0, 0);
-        acc = (acc << 3) | (last >> 2);
-        digest = bytes32(acc);
+        if (highest != 0) emit BatchMetadataUpdate(lowest, highest);
     }
 
-    /// @dev Inverse of `_decodeCid`: the canonical 59-character base32 string.
-    function _encodeCid(uint8 codec, bytes32 digest) private pure returns (string memory) {
+    /// @dev One commit; false (and nothing written) when the token does not exist.
+    function _commit(uint256 tokenId, uint64 generation, bytes32 digest) private returns (bool) {
+        if (_ownerOf(tokenId) == address(0)) return false;
+        uint256 extra = _getExtraData(tokenId);
+        uint256 current = extra & U32;
+        if (generation > current) revert FutureGeneration(tokenId, generation, uint64(current));
+        uint256 committedPlusOne = (extra >> 32) & U32;
+        if (committedPlusOne != 0 && generation < committedPlusOne) {
+            revert StaleGeneration(tokenId, generation, uint64(committedPlusOne - 1));
+        }
+        // generation <= current < 2**32 - 1, so generation + 1 fits the 32-bit field.
+        _setExtraData(tokenId, uint96((extra & ~(U32 << 32)) | ((uint256(generation) + 1) << 32)));
+        _digests[tokenId] = digest;
+        emit RenderCommitted(tokenId, generation, digest);
+        return true;
+    }
+
+    /// @dev The canonical base32 CIDv1 (raw, sha2-256) of `digest`: "bafkrei" + 52 characters.
+    /// Bits of 0x01 0x55 0x12 0x20 || digest, 5 at a time: the prefix fixes the first 35 bits
+    /// (the 7 prefix characters; the last carries the 2 low bits of 0x20, which are zero, and
+    /// the top 3 digest bits go in character 7), characters 8..57 hold 250 digest bits, and
+    /// the last character 3 digest bits and 2 zero padding bits.
+    function _encodeCid(bytes32 digest) private pure returns (string memory) {
         bytes memory out = new bytes(CID_LENGTH);
-        bytes7 prefix = codec == CODEC_RAW ? bytes7("bafkrei") : bytes7("bafybei");
         uint256 d = uint256(digest);
+        bytes7 prefix = RAW_CID_PREFIX;
         assembly ("memory-safe") {
             mstore(add(out, 32), prefix)
         }
+        // Unchecked: the index stays within [7, 58] and every shift is of an in-range value.
         unchecked {
             out[CID_LENGTH - 1] = BASE32_ALPHABET[(d & 7) << 2];
             d >>= 3;
@@ -274,18 +329,25 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
 
     // ----------------------------------------------------------------- views
 
+    /// @notice The owner of `tokenId`; reverts with `ERC721NonexistentToken` for a token that
+    /// was never minted or was burnt.
+    function ownerOf(uint256 tokenId) public view override returns (address owner) {
+        owner = _ownerOf(tokenId);
+        if (owner == address(0)) revert ERC721NonexistentToken(tokenId);
+    }
+
     /// @notice The generation a token is at (0 right after mint).
     function generationOf(uint256 tokenId) external view returns (uint64) {
-        _requireOwned(tokenId);
-        return _generations[tokenId].current;
+        ownerOf(tokenId);
+        return uint64(_getExtraData(tokenId) & U32);
     }
 
     /// @notice The last committed generation and its CID; `exists` is false before the first commit.
     function lastCommit(uint256 tokenId) external view returns (bool exists, uint64 generation, string memory cid) {
-        _requireOwned(tokenId);
-        Generations memory g = _generations[tokenId];
-        if (g.codec == 0) return (false, 0, "");
-        return (true, g.committed, _encodeCid(g.codec, _digests[tokenId]));
+        ownerOf(tokenId);
+        uint256 committedPlusOne = (_getExtraData(tokenId) >> 32) & U32;
+        if (committedPlusOne == 0) return (false, 0, "");
+        return (true, uint64(committedPlusOne - 1), _encodeCid(_digests[tokenId]));
     }
 
     /// @notice `ipfs://<cid>` of the latest committed metadata. Before the first
@@ -293,9 +355,10 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
     /// token and saying it awaits its first render (never an empty string).
     /// Base64 keeps the JSON's "#" from being read as a URL fragment.
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
-        _requireOwned(tokenId);
-        Generations memory g = _generations[tokenId];
-        if (g.codec != 0) return string.concat("ipfs://", _encodeCid(g.codec, _digests[tokenId]));
+        ownerOf(tokenId);
+        if ((_getExtraData(tokenId) >> 32) & U32 != 0) {
+            return string.concat("ipfs://", _encodeCid(_digests[tokenId]));
+        }
         bytes memory json = abi.encodePacked(
             '{"name":"Chaos Canvas #',
             tokenId.toString(),
@@ -320,13 +383,21 @@ contract ChaosCanvas is ERC721, ERC721Burnable, ERC2981, IERC4906, AccessControl
         _setDefaultRoyalty(receiver, royaltyBps);
     }
 
-    /// @inheritdoc ERC721
-    function supportsInterface(bytes4 interfaceId)
-        public
-        view
-        override(ERC721, ERC2981, AccessControl, IERC165)
-        returns (bool)
-    {
-        return interfaceId == bytes4(0x49064906) || super.supportsInterface(interfaceId);
+    /// @dev Granting POOLS_ROLE also makes that account the pools a burn settles with.
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && role == POOLS_ROLE) pools = account;
+    }
+
+    /// @dev Revoking the settling pools' POOLS_ROLE leaves burns with nothing to settle.
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == POOLS_ROLE && pools == account) pools = address(0);
+    }
+
+    /// @notice ERC-165: ERC-721, ERC-721 metadata, ERC-2981, ERC-4906, AccessControl, ERC-165.
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, ERC2981, AccessControl) returns (bool) {
+        return interfaceId == ERC4906_INTERFACE_ID || ERC721.supportsInterface(interfaceId)
+            || super.supportsInterface(interfaceId);
     }
 }

@@ -5,6 +5,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IRecolourable} from "./interfaces/IRecolourable.sol";
+import {IPigmentSettlement} from "./interfaces/IPigmentSettlement.sol";
 
 /// @title Colour pools
 /// @notice The colour AMM of Chaos Canvas: one constant-product market per hue
@@ -60,7 +61,7 @@ import {IRecolourable} from "./interfaces/IRecolourable.sol";
 /// 5. the index only decreases, and never below MIN_INDEX.
 /// No function loops over tokens or holders; every external entry that
 /// changes state is `nonReentrant`.
-contract ColourPools is Ownable2Step, ReentrancyGuardTransient {
+contract ColourPools is Ownable2Step, ReentrancyGuardTransient, IPigmentSettlement {
     /// @notice The rebase index of a hue that has never been rebased.
     uint256 public constant INDEX_ONE = 1e9;
     /// @notice The rebase index never falls below this (0.1 %).
@@ -127,6 +128,8 @@ contract ColourPools is Ownable2Step, ReentrancyGuardTransient {
     event Bought(uint256 indexed tokenId, uint256 indexed hue, address indexed buyer, uint256 ethIn, uint256 pigmentOut);
     /// @notice `owner` sold `pigmentIn` of `tokenId`'s `hue` for `ethOut` wei (after the fee).
     event Sold(uint256 indexed tokenId, uint256 indexed hue, address indexed owner, uint256 pigmentIn, uint256 ethOut);
+    /// @notice Burnt token `tokenId`'s pigment was sold back; `owner`, its last owner, got `ethOut` wei.
+    event Settled(uint256 indexed tokenId, address indexed owner, uint256 ethOut);
     /// @notice `hue`'s pigment reserve fell under its floor: the renderer splits the RGB channels of its holders.
     event FlashCrash(uint256 indexed hue, uint256 reserve, uint256 floor);
     /// @notice `hue`'s pigment reserve is back at or above its floor.
@@ -157,6 +160,7 @@ contract ColourPools is Ownable2Step, ReentrancyGuardTransient {
     error TransferFailed(address to, uint256 amount);
     error ZeroAddress();
     error BadParameter(string name, uint256 value);
+    error NotCanvas(address caller);
 
     /// @param canvas_ The canvas; grant this contract its POOLS_ROLE after deployment.
     /// @param admin Owner: withdraws fees and skims.
@@ -286,6 +290,30 @@ contract ColourPools is Ownable2Step, ReentrancyGuardTransient {
         }
         _store(hue, before, pool);
         return pool.index;
+    }
+
+    /// @inheritdoc IPigmentSettlement
+    /// @dev Every hue the token holds is sold at market (fee included) without re-colouring:
+    /// the token is gone. Loops over the hues (a constant), not over tokens.
+    function settle(uint256 tokenId, address owner) external nonReentrant returns (uint256 ethOut) {
+        if (msg.sender != address(canvas)) revert NotCanvas(msg.sender);
+        for (uint256 hue = 0; hue < hueCount; ++hue) {
+            uint256 shares = _sharesOf(tokenId, hue);
+            if (shares == 0) continue;
+            (Pool memory before, Pool memory pool) = _load(hue);
+            uint256 pigmentIn = shares * pool.index / INDEX_ONE;
+            _removeShares(tokenId, hue, pigmentIn, pool.index);
+            _clearShares(tokenId, hue); // the rounding dust of a rebased hue goes with the token
+            (uint256 fee, uint256 gross, uint256 out) = _sellAmounts(pool, pigmentIn);
+            if (gross > pool.ethReserve) revert ReserveUnderflow(hue, pool.ethReserve, gross); // invariant 3
+            pool.ethReserve -= uint96(gross);
+            pool.pigmentReserve += uint96(pigmentIn);
+            fees += fee;
+            ethOut += out;
+            _store(hue, before, pool);
+        }
+        emit Settled(tokenId, owner, ethOut);
+        if (ethOut != 0) _pay(owner, ethOut);
     }
 
     // ------------------------------------------------------------- payments
@@ -475,6 +503,12 @@ contract ColourPools is Ownable2Step, ReentrancyGuardTransient {
         uint256 burnt = (pigment * INDEX_ONE + index - 1) / index; // <= shares since pigment <= held
         if (hue & 1 == 0) pair.even = uint128(shares - burnt);
         else pair.odd = uint128(shares - burnt);
+    }
+
+    function _clearShares(uint256 tokenId, uint256 hue) private {
+        SharePair storage pair = _shares[tokenId][hue >> 1];
+        if (hue & 1 == 0) pair.even = 0;
+        else pair.odd = 0;
     }
 
     /// @dev Push `amount` to `to`; if it cannot take it, credit it (pull payment).

@@ -148,19 +148,33 @@ class Canvas:
 
     def commits(self, token_id: int, from_block: int = 0) -> list[dict]:
         """Every RenderCommitted event of a token: generation, cid, block, tx."""
-        logs = self.contract.events.RenderCommitted().get_logs(
-            from_block=from_block, argument_filters={"tokenId": token_id})
-        return [{"generation": log.args.generation, "cid": log.args.cid, "block_number": log.blockNumber,
-                 "tx_hash": log.transactionHash.to_0x_hex()} for log in logs]
+        from .chainlogs import read_events
+        from .cid import raw_cid_of_digest
+
+        logs = read_events(self.w3, self.contract.events.RenderCommitted(), address=self.address,
+                           from_block=from_block, argument_topics=[topic_of_uint(token_id)])
+        return [{"generation": log.args.generation, "cid": raw_cid_of_digest(log.args.digest),
+                 "block_number": log.blockNumber, "tx_hash": log.transactionHash.to_0x_hex()} for log in logs]
 
     def commit_call(self, token_id: int, generation: int, cid: str):
         """The contract call that commits one generation's metadata CID (not yet sent).
-        The one place that knows how a commit is encoded on-chain."""
-        return self.contract.functions.commit(token_id, generation, cid)
+        The one place that knows how a commit is encoded on-chain: the canvas takes the
+        sha2-256 digest of a CIDv1 raw CID (cid.UnsupportedCid for any other CID)."""
+        from .cid import raw_sha256_digest
+
+        return self.contract.functions.commit(token_id, generation, raw_sha256_digest(cid))
 
     def commit_batch_call(self, items: list[tuple[int, int, str]]):
-        """The contract call that commits many (token id, generation, metadata CID) at once."""
-        return self.contract.functions.commitBatch([tuple(item) for item in items])
+        """The contract call that commits many (token id, generation, metadata CID) at once:
+        48-byte records, uint64 token id | uint64 generation | sha2-256 digest (ChaosCanvas.commitBatch)."""
+        from .cid import raw_sha256_digest
+
+        records = []
+        for token_id, generation, cid in items:
+            if not (0 <= token_id < 2**64 and 0 <= generation < 2**64):
+                raise ValueError(f"token {token_id} generation {generation}: commitBatch packs both in 64 bits")
+            records.append(token_id.to_bytes(8, "big") + generation.to_bytes(8, "big") + raw_sha256_digest(cid))
+        return self.contract.functions.commitBatch(b"".join(records))
 
     def last_commit(self, token_id: int) -> tuple[bool, int, str]:
         return tuple(self.contract.functions.lastCommit(token_id).call())

@@ -17,6 +17,8 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
+from .errors import ChaosError
+
 CHUNK_SIZE = 256 * 1024
 MAX_LINKS = 174
 RAW = 0x55
@@ -51,6 +53,41 @@ def cid_bytes(codec: int, block: bytes) -> bytes:
 
 def cid_to_str(raw_cid: bytes) -> str:
     return "b" + base64.b32encode(raw_cid).decode("ascii").lower().rstrip("=")
+
+
+class UnsupportedCid(ChaosError, ValueError):
+    """A CID the canvas cannot commit: it stores only sha2-256 digests of CIDv1 raw blocks."""
+
+
+def raw_sha256_digest(cid: str) -> bytes:
+    """The 32-byte sha2-256 digest named by a CIDv1 raw (codec 0x55) CID, the only kind the
+    canvas commits (it keeps the digest and rebuilds the base32 CID on-chain)."""
+    try:
+        raw = _base32_decode(normalise(cid))
+    except ValueError:
+        raw = b""
+    prefix = bytes([1, RAW, SHA2_256, 32])
+    if len(raw) != 36 or raw[:4] != prefix:
+        raise UnsupportedCid(f"{cid!r} is not a CIDv1 raw sha2-256 CID (bafkrei...): the canvas commits only "
+                             "metadata pinned as one raw block (JSON of at most 256 KiB, added with raw leaves)")
+    return raw[4:]
+
+
+def raw_cid_of_digest(digest: bytes) -> str:
+    """The base32 CIDv1 raw sha2-256 of a 32-byte digest (inverse of raw_sha256_digest)."""
+    if len(digest) != 32:
+        raise ValueError(f"a sha2-256 digest has 32 bytes, not {len(digest)}")
+    return cid_to_str(bytes([1, RAW, SHA2_256, 32]) + bytes(digest))
+
+
+def _base32_decode(cid: str) -> bytes:
+    body = cid[1:]
+    if not cid.startswith("b") or body != body.lower():
+        raise ValueError(cid)
+    try:
+        return base64.b32decode(body.upper() + "=" * (-len(body) % 8))
+    except (ValueError, base64.binascii.Error):
+        raise ValueError(cid) from None
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,28 @@ def is_valid_cid(cid_string):
     return raw is not None and len(raw) == 36 and raw[:4] in (bytes([1, RAW, 0x12, 0x20]), bytes([1, DAG_PB, 0x12, 0x20]))
 
 
+def digest_of(cid_string):
+    """The sha2-256 digest a CIDv1 raw CID names (what `commit` takes)."""
+    raw = cid_bytes(cid_string)
+    assert raw is not None and raw[:4] == bytes([1, RAW, 0x12, 0x20]), cid_string
+    return raw[4:]
+
+
+def packed(records):
+    """commitBatch's calldata from (token id, generation, CID or digest) records:
+    uint64 tokenId | uint64 generation | bytes32 digest, 48 bytes each."""
+    out = b""
+    for token_id, generation, cid in records:
+        digest = digest_of(cid) if isinstance(cid, str) else bytes(cid)
+        out += token_id.to_bytes(8, "big") + generation.to_bytes(8, "big") + digest
+    return out
+
+
+def commit(canvas, token_id, generation, cid, sender):
+    """canvas.commit of a CID string, as the renderer sends it (its digest)."""
+    return canvas.commit(token_id, generation, digest_of(cid), {"from": sender})
+
+
 def prevrandao(block_number):
     """block.prevrandao of a mined block (post-merge it is the header's mixHash)."""
     return int.from_bytes(bytes(brownie.web3.eth.get_block(block_number)["mixHash"]), "big")
@@ -200,6 +222,7 @@ def h():
         ROYALTY_BPS=ROYALTY_BPS, MAX_PROMPT_BYTES=MAX_PROMPT_BYTES, ZERO_ADDRESS=ZERO_ADDRESS,
         RAW=RAW, DAG_PB=DAG_PB, error_message=error_message, reverts_with=reverts_with,
         encode_cid=encode_cid, make_cid=make_cid, cid_bytes=cid_bytes, is_valid_cid=is_valid_cid,
+        digest_of=digest_of, packed=packed, commit=commit,
         prevrandao=prevrandao, expected_seed=expected_seed, expected_entropy=expected_entropy,
         mint=mint, deploy_canvas=deploy_canvas,
         POOL_PARAMS=POOL_PARAMS, INDEX_ONE=INDEX_ONE, MIN_INDEX=MIN_INDEX, WAD=WAD, FAR_DEADLINE=FAR_DEADLINE,

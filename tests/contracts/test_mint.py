@@ -40,7 +40,7 @@ def test_minted_event(canvas, alice, h):
     assert event["prompt"] == prompt
     assert bytes(event["seed"]) == h.expected_seed(tx, alice, 1, prompt)
     transfer = tx.events["Transfer"][0]
-    assert (transfer["from"], transfer["to"], transfer["tokenId"]) == (h.ZERO_ADDRESS, alice, 1)
+    assert (transfer["from"], transfer["to"], transfer["id"]) == (h.ZERO_ADDRESS, alice, 1)  # Solady's name
     # Transfer comes before Minted.
     assert [e.name for e in tx.events] == ["Transfer", "Minted"]
 
@@ -135,3 +135,16 @@ def test_zero_supply(ChaosCanvas, admin, renderer, alice, h):
     empty = h.deploy_canvas(ChaosCanvas, admin, renderer, max_supply=0)
     with h.reverts_with("SupplyExhausted", 0):
         empty.mint("nothing", {"from": alice, "value": h.MINT_PRICE})
+
+
+def test_minted_comes_before_the_receivers_callback(canvas, CanvasTestReceiver, alice, bob, h):
+    """Audit: `Minted` used to be emitted after `_safeMint`'s callback, so a receiver that moved the
+    token logged a mutation before the mint. Now Minted precedes the callback, and a transfer in the
+    mint's own block draws no generation."""
+    receiver = CanvasTestReceiver.deploy(canvas, bob, {"from": alice})
+    tx = receiver.mint("passed straight on", {"from": alice, "value": h.MINT_PRICE})
+    names = [e.name for e in tx.events]
+    assert names == ["Transfer", "Minted", "Transfer"]
+    assert tx.events["Minted"][0]["minter"] == receiver
+    assert canvas.ownerOf(1) == bob
+    assert canvas.generationOf(1) == 0

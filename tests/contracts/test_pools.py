@@ -358,10 +358,10 @@ def test_sell_unknown_hue(pools, token, held, alice, h, hue):
 def test_sell_unknown_or_burnt_token(pools, canvas, token, held, alice, h):
     with h.reverts_with("ERC721NonexistentToken", 77):
         pools.sell(77, HUE, 1, 0, h.FAR_DEADLINE, {"from": alice})
-    canvas.burn(token, {"from": alice})
+    canvas.burn(token, {"from": alice})  # settles the pigment (test_burn_settles_pigment)
     with h.reverts_with("ERC721NonexistentToken", token):
         pools.sell(token, HUE, held, 0, h.FAR_DEADLINE, {"from": alice})
-    assert pools.pigmentOf(token, HUE) == held  # its reserve share stays in the pool
+    assert pools.pigmentOf(token, HUE) == 0
     assert_accounting(pools)
 
 

@@ -1,5 +1,6 @@
 """recolour(tokenId): the pools role only; a generation of its own (Recoloured, no entropy, no mask)."""
 
+import brownie
 import pytest
 from eth_utils import keccak
 
@@ -68,21 +69,21 @@ def test_commit_rules_apply_to_recolourings(canvas, token, renderer, painter, h)
     cid = h.make_cid
     canvas.recolour(token, {"from": painter})
     with h.reverts_with("FutureGeneration", token, 2, 1):
-        canvas.commit(token, 2, cid(b"2"), {"from": renderer})
-    canvas.commit(token, 1, cid(b"1"), {"from": renderer})
+        h.commit(canvas, token, 2, cid(b"2"), renderer)
+    h.commit(canvas, token, 1, cid(b"1"), renderer)
     with h.reverts_with("StaleGeneration", token, 0, 1):
-        canvas.commit(token, 0, cid(b"0"), {"from": renderer})
+        h.commit(canvas, token, 0, cid(b"0"), renderer)
     with h.reverts_with("StaleGeneration", token, 1, 1):
-        canvas.commit(token, 1, cid(b"1 again"), {"from": renderer})
+        h.commit(canvas, token, 1, cid(b"1 again"), renderer)
     # A commit does not disturb the generation, and a re-colouring after it can be committed.
     canvas.recolour(token, {"from": painter})
-    canvas.commit(token, 2, cid(b"2"), {"from": renderer})
+    h.commit(canvas, token, 2, cid(b"2"), renderer)
     assert tuple(canvas.lastCommit(token)) == (True, 2, cid(b"2"))
     assert canvas.tokenURI(token) == "ipfs://" + cid(b"2")
 
 
 def test_recolour_keeps_the_last_commit(canvas, token, renderer, painter, h):
-    canvas.commit(token, 0, h.make_cid(b"0"), {"from": renderer})
+    h.commit(canvas, token, 0, h.make_cid(b"0"), renderer)
     canvas.recolour(token, {"from": painter})
     assert tuple(canvas.lastCommit(token)) == (True, 0, h.make_cid(b"0"))  # until the re-render lands
 
@@ -92,6 +93,25 @@ def test_pools_recolour_through_trades(canvas, pools, token, alice, renderer, h)
     tx = pools.buy(token, 0, 0, h.FAR_DEADLINE, {"from": alice, "value": 10**16})
     generation = tx.events["Recoloured"][0]["generation"]
     assert generation == canvas.generationOf(token) == 1
-    canvas.commit(token, generation, h.make_cid(b"recoloured"), {"from": renderer})
+    h.commit(canvas, token, generation, h.make_cid(b"recoloured"), renderer)
     with h.reverts_with("StaleGeneration", token, 1, 1):
-        canvas.commit(token, generation, h.make_cid(b"late"), {"from": renderer})
+        h.commit(canvas, token, generation, h.make_cid(b"late"), renderer)
+
+
+def test_two_recolourings_in_one_block_draw_one_generation(canvas, token, alice, painter):
+    """Audit: re-colour spam. The second re-colouring in a block still returns the owner (the pools
+    trade) but draws no generation and emits nothing."""
+    brownie.chain.mine()
+    brownie.web3.provider.make_request("evm_setAutomine", [False])
+    try:
+        txs = [canvas.recolour(token, {"from": painter, "required_confs": 0, "gas_limit": 100_000})
+               for _ in range(3)]
+        brownie.web3.provider.make_request("evm_mine", [])
+    finally:
+        brownie.web3.provider.make_request("evm_setAutomine", [True])
+    for tx in txs:
+        tx.wait(1)
+    assert len({tx.block_number for tx in txs}) == 1
+    assert [tx.return_value for tx in txs] == [alice] * 3
+    assert [[e.name for e in tx.events] for tx in txs] == [["Recoloured"], [], []]
+    assert canvas.generationOf(token) == 1

@@ -4,17 +4,23 @@ import brownie
 from eth_abi import encode
 from eth_utils import keccak
 
-# Storage slots of ChaosCanvas's own mappings, after ERC721 (_name, _symbol, _owners,
-# _balances, _tokenApprovals, _operatorApprovals), ERC2981 (_defaultRoyaltyInfo,
-# _tokenRoyaltyInfo), AccessControl (_roles) and totalMinted. test_burn_deletes_state
-# checks them against live values before relying on them.
-TOTAL_MINTED_SLOT = 9
-GENERATIONS_SLOT = 10
-DIGESTS_SLOT = 11
+# Storage of ChaosCanvas: its own variables after ERC2981 (_defaultRoyaltyInfo, _tokenRoyaltyInfo)
+# and AccessControl (_roles); Solady's ERC-721 keeps ownership in hashed slots of its own, the
+# owner in bits 0..159 and the canvas's extra data (generation | committed + 1 | block stamp, 32
+# bits each) in bits 160..255. test_burn_forgets_the_digest checks them against live values.
+TOTAL_MINTED_SLOT = 3
+DIGESTS_SLOT = 5
+SOLADY_SEED = 0x7D8825530A5A2E7A
 
 
 def _slot(token_id, mapping_slot):
     return int.from_bytes(keccak(encode(["uint256", "uint256"], [token_id, mapping_slot])), "big")
+
+
+def _ownership_slot(token_id):
+    """Solady ERC721's slot of `token_id`: id + id + keccak256(id's first 28 bytes ++ seed's first 4)."""
+    word = token_id.to_bytes(32, "big")[:28] + SOLADY_SEED.to_bytes(8, "big")[:4]
+    return (2 * token_id + int.from_bytes(keccak(word), "big")) % 2**256
 
 
 def _storage(canvas, slot):
@@ -68,20 +74,64 @@ def test_approved_operator_transfer_mutates(canvas, token, alice, bob, carol, h)
     _check_mutated(h, tx, token, 1, alice, bob)
 
 
-def test_self_transfer_mutates(canvas, token, alice, h):
-    # A transfer to oneself is a transfer: it is a (free) mutation too.
-    tx = canvas.transferFrom(alice, alice, token, {"from": alice})
-    _check_mutated(h, tx, token, 1, alice, alice)
+def test_self_transfer_is_not_a_mutation(canvas, token, alice, h):
+    """Audit: a transfer to oneself used to mutate for ~9.5k gas without paying `mutationPrice`."""
+    canvas.mutate(token, {"from": alice, "value": h.MUTATION_PRICE})
+    for transfer in (canvas.transferFrom, canvas.safeTransferFrom["address,address,uint256"]):
+        tx = transfer(alice, alice, token, {"from": alice})
+        assert [e.name for e in tx.events] == ["Transfer"]
+        assert canvas.generationOf(token) == 1
+        assert canvas.ownerOf(token) == alice and canvas.balanceOf(alice) == 1
+
+
+def test_two_transfers_in_one_block_draw_one_generation(canvas, token, alice, bob, carol, h):
+    """Audit: at most one generation per token per block; the second transfer still moves the token."""
+    brownie.chain.mine()
+    brownie.web3.provider.make_request("evm_setAutomine", [False])
+    try:
+        first = canvas.transferFrom(alice, bob, token, {"from": alice, "required_confs": 0, "gas_limit": 200_000})
+        second = canvas.transferFrom(bob, carol, token, {"from": bob, "required_confs": 0, "gas_limit": 200_000})
+        brownie.web3.provider.make_request("evm_mine", [])
+    finally:
+        brownie.web3.provider.make_request("evm_setAutomine", [True])
+    first.wait(1)
+    second.wait(1)
+    assert first.block_number == second.block_number
+    assert canvas.ownerOf(token) == carol
+    assert canvas.generationOf(token) == 1
+    assert [e.name for e in first.events] == ["Transfer", "Mutated"]
+    assert [e.name for e in second.events] == ["Transfer"]
+    # The next block draws again.
+    tx = canvas.transferFrom(carol, alice, token, {"from": carol})
+    _check_mutated(h, tx, token, 2, carol, alice)
+
+
+def test_transfer_in_the_mint_block_draws_nothing(canvas, alice, bob):
+    """The mint is the token's draw for its block (a receiver contract transferring on receipt
+    does not log a mutation before its mint's render)."""
+    brownie.chain.mine()
+    brownie.web3.provider.make_request("evm_setAutomine", [False])
+    try:
+        minted = canvas.mint("same block", {"from": alice, "value": canvas.mintPrice(), "required_confs": 0,
+                                            "gas_limit": 300_000})
+        moved = canvas.transferFrom(alice, bob, 1, {"from": alice, "required_confs": 0, "gas_limit": 200_000})
+        brownie.web3.provider.make_request("evm_mine", [])
+    finally:
+        brownie.web3.provider.make_request("evm_setAutomine", [True])
+    minted.wait(1)
+    moved.wait(1)
+    assert canvas.ownerOf(1) == bob and canvas.generationOf(1) == 0
+    assert "Mutated" not in moved.events
 
 
 def test_unauthorized_transfer_reverts(canvas, token, alice, bob, h):
-    with h.reverts_with("ERC721InsufficientApproval", bob, token):
+    with h.reverts_with("NotOwnerNorApproved"):
         canvas.transferFrom(alice, bob, token, {"from": bob})
     assert canvas.generationOf(token) == 0
 
 
 def test_transfer_to_zero_reverts(canvas, token, alice, h):
-    with h.reverts_with("ERC721InvalidReceiver", h.ZERO_ADDRESS):
+    with h.reverts_with("TransferToZeroAddress"):
         canvas.transferFrom(alice, h.ZERO_ADDRESS, token, {"from": alice})
 
 
@@ -96,24 +146,26 @@ def test_tokens_have_independent_generations(canvas, token, alice, bob, h):
 # ------------------------------------------------------------------- burn
 
 
-def test_burn_deletes_state(canvas, token, alice, bob, renderer, h):
+def test_burn_forgets_the_digest(canvas, token, alice, bob, renderer, h):
     canvas.transferFrom(alice, bob, token, {"from": alice})
     cid = h.make_cid(b"gen 1")
-    canvas.commit(token, 1, cid, {"from": renderer})
+    tx = h.commit(canvas, token, 1, cid, renderer)
 
     # The slots hold what we think they hold before the burn ...
     assert _storage(canvas, TOTAL_MINTED_SLOT) == 1
-    generations = _slot(token, GENERATIONS_SLOT)
-    assert _storage(canvas, generations) == 1 | (1 << 64) | (h.RAW << 128)  # current 1, committed 1, codec raw
+    ownership = _storage(canvas, _ownership_slot(token))
+    stamp = tx.block_number - 1  # the transfer's block
+    assert ownership == int(bob.address, 16) | (1 << 160) | (2 << 192) | (stamp << 224)  # gen 1, committed 1
     digest_slot = _slot(token, DIGESTS_SLOT)
-    assert _storage(canvas, digest_slot) == int.from_bytes(h.cid_bytes(cid)[4:], "big")  # the sha2-256 digest
+    assert _storage(canvas, digest_slot) == int.from_bytes(h.digest_of(cid), "big")
 
     tx = canvas.burn(token, {"from": bob})
     assert "Mutated" not in tx.events
     assert tx.events["Transfer"]["to"] == h.ZERO_ADDRESS
 
-    # ... and are zero after it.
-    assert _storage(canvas, generations) == 0
+    # ... and the owner and digest are gone after it (Solady keeps the extra data of a burnt id,
+    # which is never reused; every view checks the owner first).
+    assert _storage(canvas, _ownership_slot(token)) % 2**160 == 0
     assert _storage(canvas, digest_slot) == 0
     for view in (canvas.generationOf, canvas.lastCommit, canvas.tokenURI, canvas.ownerOf):
         with h.reverts_with("ERC721NonexistentToken", token):
@@ -122,11 +174,30 @@ def test_burn_deletes_state(canvas, token, alice, bob, renderer, h):
 
 
 def test_burn_by_stranger_reverts(canvas, token, bob, h):
-    with h.reverts_with("ERC721InsufficientApproval", bob, token):
+    with h.reverts_with("NotOwnerNorApproved"):
         canvas.burn(token, {"from": bob})
 
 
 # ---------------------------------------------------------- paid mutation
+
+
+def test_paid_mutation_in_a_block_that_already_drew_reverts(canvas, token, alice, bob, h):
+    """A paid mutation after a transfer in the same block would buy nothing: it reverts (no payment kept)."""
+    canvas.transferFrom(alice, bob, token, {"from": alice})
+    brownie.chain.mine()
+    brownie.web3.provider.make_request("evm_setAutomine", [False])
+    try:
+        moved = canvas.transferFrom(bob, alice, token, {"from": bob, "required_confs": 0, "gas_limit": 200_000})
+        paid = canvas.mutate(token, {"from": alice, "value": h.MUTATION_PRICE, "required_confs": 0,
+                                     "gas_limit": 200_000, "allow_revert": True})
+        brownie.web3.provider.make_request("evm_mine", [])
+    finally:
+        brownie.web3.provider.make_request("evm_setAutomine", [True])
+    moved.wait(1)
+    assert moved.block_number == paid.block_number
+    assert paid.status == 0
+    assert canvas.generationOf(token) == 2
+    assert canvas.balance() == h.MINT_PRICE
 
 
 def test_mutate_by_owner(canvas, token, alice, h):

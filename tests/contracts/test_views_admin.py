@@ -35,7 +35,7 @@ def test_placeholder_survives_transfers_until_commit(canvas, token, alice, bob, 
     canvas.transferFrom(alice, bob, token, {"from": alice})
     assert _placeholder(canvas, token)["name"] == f"Chaos Canvas #{token}"
     cid = h.make_cid(b"gen 1")
-    canvas.commit(token, 1, cid, {"from": renderer})
+    h.commit(canvas, token, 1, cid, renderer)
     assert canvas.tokenURI(token) == f"ipfs://{cid}"
     canvas.transferFrom(bob, alice, token, {"from": bob})
     assert canvas.tokenURI(token) == f"ipfs://{cid}"  # last commit stays until the next one
@@ -59,7 +59,7 @@ def test_views_track_state(canvas, token, alice, renderer, h):
     assert tuple(canvas.lastCommit(token)) == (False, 0, "")
     canvas.mutate(token, {"from": alice, "value": h.MUTATION_PRICE})
     canvas.mutate(token, {"from": alice, "value": h.MUTATION_PRICE})
-    canvas.commit(token, 1, h.make_cid(b"1"), {"from": renderer})
+    h.commit(canvas, token, 1, h.make_cid(b"1"), renderer)
     assert canvas.generationOf(token) == 2
     assert tuple(canvas.lastCommit(token)) == (True, 1, h.make_cid(b"1"))
 

@@ -1,4 +1,8 @@
-"""`chaos bench gas`: both brownie gas scripts, each on its own throwaway Anvil."""
+"""`chaos bench gas`: both brownie gas scripts, each on its own throwaway Anvil.
+
+Gas is deterministic (same contracts, same chain, same calls), so the issue's gas targets are
+asserted here; timings are not.
+"""
 
 import re
 import subprocess
@@ -8,17 +12,32 @@ import pytest
 
 from renderer.nodes import PROJECT_ROOT
 
+# The lines `chaos bench gas` promises, and the most gas each may show (issue 11's targets).
+TARGETS = {
+    "mint (first by a wallet, 56-byte prompt)": 90_000,
+    "transfer over OpenZeppelin transferFrom (first transfer)": 3_000,
+    "transfer over OpenZeppelin transferFrom (later transfer)": 3_000,
+    "commit (first)": 55_000,
+    "commit (replacing)": 38_000,
+    "commitBatch of 10, per token (first)": 32_000,
+    "commitBatch of 10, per token (replacing)": 15_000,
+}
+
 
 @pytest.mark.e2e
-def test_gas_bench_prints_every_figure_and_a_buy_no_dearer_than_a_uniswap_swap():
+def test_gas_bench_prints_every_figure_within_its_target():
     result = subprocess.run([sys.executable, "-m", "renderer.cli", "bench", "gas"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    gas = {label: int(value) for label, value in re.findall(r"^(.+): (\d+) gas$", result.stdout, re.MULTILINE)}
-    for label in ("mint (first)", "transferFrom", "commit (single)", "commitBatch (10 tokens)", "buy (again)",
-                  "sell (half of the hue)", "uniswap-v2 pair.swap (again)"):
-        assert 21_000 < gas[label] < 1_000_000, label
-    assert gas["commitBatch per token"] < gas["commit (single)"]  # batching pays
+    gas = {label: int(value) for label, value in
+           re.findall(r"^(.+?): ([+-]?\d+)(?: gas)?$", result.stdout, re.MULTILINE)}
+    for label, target in TARGETS.items():
+        assert label in gas, f"missing line {label!r} in:\n{result.stdout[-3000:]}"
+        assert gas[label] <= target, f"{label}: {gas[label]} > {target}"
+    for label in ("mint (first by a wallet, 56-byte prompt)", "commit (first)", "commit (replacing)"):
+        assert gas[label] > 21_000, label  # a real transaction's gas, not a difference
+    assert re.search(r"^transfer over OpenZeppelin transferFrom \(first transfer\): [+-]\d+$", result.stdout, re.M)
+    assert gas["commitBatch of 10, per token (first)"] < gas["commit (first)"]  # batching pays
     last = re.fullmatch(r"buy/uniswap-v2-swap gas ratio: ([\d.]+)", result.stdout.strip().splitlines()[-1])
     assert last, result.stdout[-500:]
     ratio = float(last.group(1))
