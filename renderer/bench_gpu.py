@@ -1,28 +1,32 @@
 """GPU benchmark: Stable Diffusion 1.5's architecture (random weights) through the diffusion backend.
 
-    python -m renderer.bench_gpu [--steps 1 4 20] [--size 512] [--repeats 3] [--json FILE]
+    python -m renderer.bench_gpu [--steps 1 4 20] [--batch 1 4 8] [--size 512] [--repeats 3] [--json FILE]
     python -m renderer.bench_gpu --device cpu --tiny     # a seconds-long smoke run of this script
     chaos bench gpu [same options]                       # the same, from the `chaos` command
 
 The model is SD 1.5's UNet (859.5 M parameters), VAE and CLIP ViT-L/14 text encoder, built
 from their configs with random weights (no weights can be downloaded here, and speed does not
-depend on their values), in float16 on CUDA. Each render is a mint through
-`DiffusionBackend.create` (txt2img, classifier-free guidance 7.5: every UNet call sees a batch
-of 2) at SIZE x SIZE. For each step count it reports:
+depend on their values), in float16 on CUDA. Each timed call is `DiffusionBackend.create_batch`
+of BATCH mints (txt2img, one prompt and one seeded generator per image, classifier-free
+guidance 7.5: every UNet call sees a batch of 2 x BATCH) at SIZE x SIZE: the call a diffusion
+worker makes for `chaos daemon --gpu-batch BATCH`. For each step count and batch size it reports:
 
-    images_per_s               1 / median render time (after one warm-up render)
-    seconds_per_step           median render time / steps
-    marginal_seconds_per_step  (t(n) - t(n_min)) / (n - n_min): a step's cost without the fixed
-                               text-encoder and VAE-decoder work
-    peak_memory_bytes          torch.cuda.max_memory_allocated over the timed renders (CUDA only)
-    flops                      FLOPs of one render, counted by torch's FlopCounterMode
-                               (matmuls, convolutions, attention) at 1 and 2 steps and
-                               extended linearly: flops(n) = fixed + n * per_step
-    achieved_flops_per_s       flops / median render time
+    images_per_s               BATCH / median call time (after one warm-up call)
+    speedup                    images_per_s / images_per_s at batch 1 (same steps; when timed)
+    seconds_per_step           median call time / steps
+    marginal_seconds_per_step  (t(n) - t(n_min)) / (n - n_min) at the same batch: a step's cost
+                               without the fixed text-encoder and VAE-decoder work
+    peak_memory_bytes          torch.cuda.max_memory_allocated over the timed calls (CUDA only)
+    flops                      FLOPs of one call: BATCH x the FLOPs of one image, counted by
+                               torch's FlopCounterMode (matmuls, convolutions, attention) on
+                               single-image renders of 1 and 2 steps and extended linearly,
+                               flops(n) = fixed + n * per_step (every stage is per image)
+    achieved_flops_per_s       flops / median call time
     peak_fraction              achieved / the device's measured peak: the best of three timings
                                of dense N x N matmuls in the render dtype (N = 8192 on CUDA)
 
-Without CUDA (and --device cuda, the default) it says so and exits with status 2.
+Without CUDA (and --device cuda, the default) it says so, measures nothing and exits with
+status 2: no figure is ever estimated or carried over from another machine.
 """
 
 from __future__ import annotations
@@ -112,18 +116,22 @@ def count_flops(backend_with_steps, size: int, palette) -> tuple[int, int]:
     return counted[0] - per_step, per_step
 
 
-def time_renders(backend, size: int, palette, repeats: int, device: str) -> list[float]:
+def time_calls(backend, size: int, palette, batch: int, repeats: int, device: str) -> list[float]:
+    """Seconds per `create_batch` call of `batch` mints (distinct seeds), after one warm-up call."""
+    from .backends.base import Creation
+
     times = []
     for repeat in range(repeats + 1):
+        items = [Creation(PROMPT, (repeat * batch + i).to_bytes(32, "big"), palette, size, size) for i in range(batch)]
         _sync(device)
         started = time.perf_counter()
-        backend.create(PROMPT, repeat.to_bytes(32, "big"), palette, size, size)
+        backend.create_batch(items)
         _sync(device)
         times.append(time.perf_counter() - started)
     return times[1:]  # the first warms up kernels and allocator
 
 
-def run(device: str, tiny: bool, steps: list[int], size: int, repeats: int) -> dict:
+def run(device: str, tiny: bool, steps: list[int], size: int, repeats: int, batches: list[int] = (1,)) -> dict:
     import torch
 
     from .backends.diffusion import DiffusionBackend, check_device
@@ -137,9 +145,11 @@ def run(device: str, tiny: bool, steps: list[int], size: int, repeats: int) -> d
     else:
         pipeline, model = build_sd15_pipeline(device, dtype), "SD 1.5 architecture (random weights)"
     palette = base_palette("0x" + "ab" * 20)
+    largest = max(batches)
 
     def backend_with_steps(steps: int) -> DiffusionBackend:
-        return DiffusionBackend.from_pipeline(pipeline, device=device, model_id=model, steps=steps, guidance=7.5)
+        return DiffusionBackend.from_pipeline(pipeline, device=device, model_id=model, steps=steps, guidance=7.5,
+                                              max_batch=largest)
 
     fixed, per_step = count_flops(backend_with_steps, size, palette)
     cuda = device.startswith("cuda")
@@ -147,21 +157,26 @@ def run(device: str, tiny: bool, steps: list[int], size: int, repeats: int) -> d
     runs = []
     for n in sorted(set(steps)):
         backend = backend_with_steps(n)
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
-        seconds = statistics.median(time_renders(backend, size, palette, repeats, device))
-        flops = fixed + n * per_step
-        runs.append({"steps": n, "seconds": seconds, "images_per_s": 1 / seconds, "seconds_per_step": seconds / n,
-                     "flops": flops, "achieved_flops_per_s": flops / seconds,
-                     "peak_fraction": flops / seconds / peak,
-                     "peak_memory_bytes": torch.cuda.max_memory_allocated() if cuda else None})
-    first = runs[0]
+        for batch in sorted(set(batches)):
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+            seconds = statistics.median(time_calls(backend, size, palette, batch, repeats, device))
+            flops = batch * (fixed + n * per_step)
+            runs.append({"steps": n, "batch": batch, "seconds": seconds, "images_per_s": batch / seconds,
+                         "seconds_per_step": seconds / n, "flops": flops, "achieved_flops_per_s": flops / seconds,
+                         "peak_fraction": flops / seconds / peak,
+                         "peak_memory_bytes": torch.cuda.max_memory_allocated() if cuda else None})
     for entry in runs:
+        same_batch = [r for r in runs if r["batch"] == entry["batch"]]
+        first = same_batch[0]
         entry["marginal_seconds_per_step"] = ((entry["seconds"] - first["seconds"]) / (entry["steps"] - first["steps"])
                                               if entry["steps"] > first["steps"] else None)
+        single = [r for r in runs if r["steps"] == entry["steps"] and r["batch"] == 1]
+        entry["speedup"] = entry["images_per_s"] / single[0]["images_per_s"] if single else None
     return {"device": torch.cuda.get_device_name(device) if cuda else "cpu", "dtype": str(dtype).removeprefix("torch."),
             "model": model, "unet_parameters": sum(p.numel() for p in pipeline.unet.parameters()),
-            "size": size, "guidance": 7.5, "repeats": repeats, "flops_fixed": fixed, "flops_per_step": per_step,
+            "size": size, "guidance": 7.5, "repeats": repeats, "batches": sorted(set(batches)),
+            "flops_fixed": fixed, "flops_per_step": per_step,
             "peak_flops_per_s_measured": peak, "torch": torch.__version__, "runs": runs}
 
 
@@ -169,14 +184,15 @@ def format_report(report: dict) -> str:
     lines = [f"{report['model']} on {report['device']} ({report['dtype']}), {report['size']}x{report['size']}, "
              f"UNet {report['unet_parameters'] / 1e6:.1f} M parameters",
              f"measured peak {report['peak_flops_per_s_measured'] / 1e12:.2f} TFLOP/s (dense matmul)",
-             f"{'steps':>5} {'images/s':>9} {'s/step':>8} {'marginal':>9} {'TFLOP/render':>12} "
-             f"{'TFLOP/s':>8} {'of peak':>8} {'peak mem':>9}"]
+             f"{'steps':>5} {'batch':>5} {'images/s':>9} {'speed-up':>8} {'s/step':>8} {'marginal':>9} "
+             f"{'TFLOP/call':>10} {'TFLOP/s':>8} {'of peak':>8} {'peak mem':>9}"]
     for run_ in report["runs"]:
         marginal = "-" if run_["marginal_seconds_per_step"] is None else f"{run_['marginal_seconds_per_step']:.4f}"
         memory = "-" if run_["peak_memory_bytes"] is None else f"{run_['peak_memory_bytes'] / 2**30:.2f} GiB"
-        lines.append(f"{run_['steps']:>5} {run_['images_per_s']:>9.3f} {run_['seconds_per_step']:>8.4f} "
-                     f"{marginal:>9} {run_['flops'] / 1e12:>12.3f} {run_['achieved_flops_per_s'] / 1e12:>8.2f} "
-                     f"{run_['peak_fraction']:>8.1%} {memory:>9}")
+        speedup = "-" if run_["speedup"] is None else f"{run_['speedup']:.2f}x"
+        lines.append(f"{run_['steps']:>5} {run_['batch']:>5} {run_['images_per_s']:>9.3f} {speedup:>8} "
+                     f"{run_['seconds_per_step']:>8.4f} {marginal:>9} {run_['flops'] / 1e12:>10.3f} "
+                     f"{run_['achieved_flops_per_s'] / 1e12:>8.2f} {run_['peak_fraction']:>8.1%} {memory:>9}")
     return "\n".join(lines)
 
 
@@ -186,6 +202,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tiny", action="store_true", help="the tiny test model instead of SD 1.5 (smoke run)")
     parser.add_argument("--steps", type=int, nargs="+", default=[1, 4, 20],
                         help="denoising step counts to time (default 1 4 20)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 4, 8],
+                        help="pictures per pipeline call to time, as `chaos daemon --gpu-batch` (default 1 4 8)")
     parser.add_argument("--size", type=int, help="image side in pixels (default 512; 64 with --tiny)")
     parser.add_argument("--repeats", type=int, default=3, help="timed renders per step count (default 3)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
@@ -205,8 +223,8 @@ def no_cuda_reason(device: str) -> str | None:
 
     if torch.cuda.is_available():
         return None
-    return (f"no CUDA GPU (torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}). "
-            "Run it on a machine with an NVIDIA GPU, or smoke-test the script with --device cpu --tiny.")
+    return (f"no CUDA GPU (torch {torch.__version__}, CUDA build: {torch.version.cuda or 'none'}), so nothing was "
+            "measured. Run it on a machine with an NVIDIA GPU, or smoke-test the script with --device cpu --tiny.")
 
 
 def bench(args: argparse.Namespace, prog: str = "bench_gpu") -> int:
@@ -216,10 +234,11 @@ def bench(args: argparse.Namespace, prog: str = "bench_gpu") -> int:
     if reason:
         print(f"{prog}: {reason}", file=sys.stderr)
         return NO_CUDA_EXIT
-    if min(args.steps) < 1 or args.repeats < 1:
-        print(f"{prog}: --steps and --repeats must be at least 1", file=sys.stderr)
+    if min(args.steps) < 1 or min(args.batch) < 1 or args.repeats < 1:
+        print(f"{prog}: --steps, --batch and --repeats must be at least 1", file=sys.stderr)
         return 2
-    report = run(args.device, args.tiny, args.steps, args.size or (64 if args.tiny else 512), args.repeats)
+    report = run(args.device, args.tiny, args.steps, args.size or (64 if args.tiny else 512), args.repeats,
+                 args.batch)
     print(format_report(report))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -252,9 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     gpu = bench_commands.add_parser(
         "gpu", help="Stable Diffusion 1.5's architecture on the GPU: images/s, s/step, memory, FLOP/s",
         description="Render with SD 1.5's UNet, VAE and text encoder (random weights: the cost does not depend on "
-                    "their values) at 512x512 for 1, 4 and 20 steps through the diffusion backend; report "
-                    "images/s, time per step, peak GPU memory and achieved FLOP/s against the GPU's measured "
-                    "peak. Needs CUDA; `--device cpu --tiny` is a seconds-long smoke run.")
+                    "their values) at 512x512 for 1, 4 and 20 steps and batches of 1, 4 and 8 pictures per pipeline "
+                    "call (as `chaos daemon --gpu-batch`) through the diffusion backend; report images/s, the "
+                    "batch speed-up, time per step, peak GPU memory and achieved FLOP/s against the GPU's measured "
+                    "peak. Needs CUDA (without it: says so, measures nothing, exit 2); `--device cpu --tiny` is a "
+                    "seconds-long smoke run.")
     from .bench_gpu import add_arguments as add_gpu_bench_arguments
 
     add_gpu_bench_arguments(gpu)
