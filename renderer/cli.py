@@ -229,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     _node_options(gallery)
     _ipfs_option(gallery)
 
+    from .phoenix_cli import add_parsers as add_phoenix_parsers
+
+    add_phoenix_parsers(commands, _node_options, _key_options, _store_options)
+
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     load = bench_commands.add_parser(
@@ -485,6 +489,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .gallery.server import run_gallery
 
         run_gallery(settings, args.host, args.port, settings.pools)
+    elif args.command == "oracle":
+        from .phoenix_cli import run_oracle
+
+        return run_oracle(args, settings)
+    elif args.command == "auction":
+        from .phoenix_cli import run_auction
+
+        return run_auction(args, settings, _collector, _wei)
     elif args.command == "bench" and args.bench_command == "gas":
         # Child processes (brownie keeps global state), each with its own Anvil on a free port: plain
         # `brownie run` would attach to a node already on 8545, the renderer's default RPC URL.

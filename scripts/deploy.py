@@ -116,7 +116,18 @@ def deploy_and_record(renderer, record=None, with_pools=True, deployer=None, **p
     pool_params = {key: params.pop(key) for key in list(params) if key in POOL_DEFAULTS}
     canvas = deploy(deployer, renderer, **params)
     pools = deploy_pools(canvas, deployer, **pool_params) if with_pools else None
-    return json.loads(write_record(canvas, deployer, renderer, record, pools).read_text())
+    path = write_record(canvas, deployer, renderer, record, pools)
+    return _sibling("deploy_phoenix").add_to_record(path, canvas, deployer, renderer)  # oracle, last_frame, auction
+
+
+def _sibling(name):
+    """scripts/<name>.py loaded from its file (this script is loaded the same way, not as a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"chaos_scripts_{name}", Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main():

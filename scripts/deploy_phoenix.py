@@ -15,7 +15,9 @@ The renderer (CHAOS_RENDERER, default the deployer) gets the oracle's ORACLE_ROL
 auction's OPENER_ROLE.
 """
 
+import json
 import os
+from pathlib import Path
 
 from brownie import LastFrame, LastFrameAuction, ThermalOracle, accounts, network
 
@@ -48,6 +50,16 @@ def deploy_phoenix(canvas, deployer, renderer, treasury=None, **params):
 def record_entries(oracle, frames, auction):
     """The deployment record's keys for the Phoenix contracts."""
     return {"oracle": oracle.address, "last_frame": frames.address, "auction": auction.address}
+
+
+def add_to_record(path, canvas, deployer, renderer, **params):
+    """Deploy the Phoenix contracts for `canvas` and add their addresses to the deployment record
+    at `path` (what `scripts/deploy.py`'s `deploy_and_record` wrote); returns the record."""
+    path = Path(path)
+    contracts = deploy_phoenix(canvas, deployer, renderer, **params)
+    record = {**json.loads(path.read_text()), **record_entries(*contracts)}
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
 
 
 def main():

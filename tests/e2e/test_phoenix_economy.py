@@ -1,0 +1,146 @@
+"""The Phoenix economy end to end on real Anvil + IPFS: a hot replayed trace makes a Phoenix
+generation, the daemon's market stage opens the auction of the frame before it, collectors bid,
+reveal, settle and withdraw through `chaos auction`; the thermal oracle posts a forecast from a
+replayed trace through `chaos oracle`."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from eth_account import Account
+from web3 import Web3
+
+from renderer import transactions, wallet
+from renderer.auction import frames_of, open_auction
+from renderer.cli import main
+from renderer.daemon import open_daemon
+from renderer.demo import ANVIL_KEYS
+from renderer.oracle import open_oracle, read_on_chain
+from renderer.phoenix_market import PhoenixMarket
+
+from .helpers import COLLECTOR, RENDERER, SECOND, committed, rpc
+
+pytestmark = pytest.mark.e2e
+
+#: Anvil's default dev accounts 4-6 (mnemonic "test test ... junk"): public, local chains only.
+BIDDER_KEYS = ["0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+               "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+               "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e"]
+FINNEY = 10**15
+HOUR = 3_600  # scripts/deploy_phoenix.py's default windows
+
+
+def _jump(w3, seconds):
+    rpc(w3, "evm_increaseTime", seconds)
+    rpc(w3, "evm_mine")
+
+
+def _frame_metadata(frames, frame_id):
+    uri = frames.functions.tokenURI(frame_id).call()
+    return json.loads(base64.b64decode(uri.removeprefix("data:application/json;base64,")))
+
+
+def test_a_hot_trace_sells_the_last_frame_through_the_cli(canvas, deployment, settings, ipfs_node, tmp_path,
+                                                          capsys):
+    w3 = canvas.w3
+    auction = open_auction(w3, deployment["auction"])
+    frames = frames_of(auction)
+    token_id, _ = wallet.mint(canvas, COLLECTOR, "a clock tower melting in the rain")
+    cool = open_daemon(settings, RENDERER)  # no telemetry: generation 0 at full strength
+    cool.run(until=committed(cool, token_id, 0), poll_interval=0.1, timeout=60)
+    cool.close()
+    wallet.transfer(canvas, COLLECTOR, token_id, SECOND.address)  # generation 1, SECOND holds the token
+
+    trace = tmp_path / "hot.jsonl"
+    trace.write_text('{"temperature_c": 97, "memory_used_bytes": 70000000000, "memory_total_bytes": 80000000000}\n')
+    hot = open_daemon(settings.with_overrides(telemetry_replay=trace), RENDERER)
+    hot.run(until=committed(hot, token_id, 1), poll_interval=0.1, timeout=60)
+    reborn = json.loads(open(hot.store.job(token_id, 1).metadata_path).read())
+    assert reborn["provenance"]["phoenix"]["level"] == 1
+    market = PhoenixMarket(auction, RENDERER, hot.store)
+    assert market.report_settled() == 1
+    assert market.report_settled() == 0 and PhoenixMarket(auction, RENDERER, hot.store).report_settled() == 0
+    frame_job = hot.store.job(token_id, 0)
+    hot.close()
+    auction_id = auction.functions.auctionOf(token_id, 0).call()
+    assert auction_id == 1
+
+    node = ["--rpc-url", settings.rpc_url, "--auction", auction.address]
+    out = ["--out", str(tmp_path / "collector")]
+    a, b, c = BIDDER_KEYS
+    assert main(["auction", "list", *node]) == 0
+    assert "bidding closes in" in capsys.readouterr().out
+    assert main(["auction", "bid", "1", "--eth", "0.05", "--deposit", "0.2", "--key", a, *node, *out]) == 0
+    assert "as commit 0" in capsys.readouterr().out
+    assert main(["auction", "bid", "1", "--eth", "0.03", "--key", b, *node, *out]) == 0
+    assert main(["auction", "bid", "1", "--eth", "0.04", "--key", c, *node, *out]) == 0  # never revealed
+    assert main(["auction", "bid", "1", "--eth", "0.5", "--deposit", "0.1", "--key", c, *node, *out]) == 2
+    assert "above the deposit" in capsys.readouterr().err
+    assert main(["auction", "reveal", "1", "0", "--key", a, *node, *out]) == 2
+    assert "the reveal window opens at" in capsys.readouterr().err
+
+    _jump(w3, HOUR + 1)
+    assert main(["auction", "reveal", "1", "0", "--key", a, *node, *out]) == 0
+    assert main(["auction", "reveal", "1", "1", "--key", b, *node, *out]) == 0
+    assert main(["auction", "reveal", "1", "2", "--bid-eth", "0.04", "--salt", "0x" + "00" * 32, "--key", c,
+                 *node]) == 2
+    assert "wrong salt or bid" in capsys.readouterr().err
+
+    _jump(w3, HOUR + 1)
+    assert main(["auction", "reveal", "1", "2", "--key", c, *node, *out]) == 2  # too late now
+    assert main(["auction", "settle", "1", "--key", b, *node]) == 0
+    winner = Account.from_key(a).address
+    assert f"sold for 0.05 ETH to {winner}" in capsys.readouterr().out
+    for key in (a, b, c, ANVIL_KEYS["second_collector"]):
+        assert main(["auction", "withdraw", "--key", key, *node]) == 0
+    assert main(["auction", "withdraw", "--key", b, *node]) == 2  # nothing left
+    assert "nothing to withdraw" in capsys.readouterr().err
+
+    withdrawn = {e.args.bidder: (e.args.amount, e.args.forfeited)
+                 for e in auction.events.DepositWithdrawn().get_logs(from_block=0)}
+    assert withdrawn[winner] == (150 * FINNEY, 0)  # the deposit less the price
+    assert withdrawn[Account.from_key(b).address] == (30 * FINNEY, 0)  # a loser withdraws in full
+    assert withdrawn[Account.from_key(c).address] == (36 * FINNEY, 4 * FINNEY)  # 10% forfeited, unrevealed
+    (claim,) = auction.events.Claimed().get_logs(from_block=0)
+    assert (claim.args.account, claim.args.amount) == (SECOND.address, 25 * FINNEY)  # half the price
+    treasury_before = w3.eth.get_balance(deployment["deployer"])
+    transactions.transact(w3, Account.from_key(b), auction.functions.withdrawProceeds())
+    assert w3.eth.get_balance(deployment["deployer"]) - treasury_before == 25 * FINNEY + 4 * FINNEY
+    assert w3.eth.get_balance(auction.address) == 0
+
+    assert frames.functions.ownerOf(1).call() == winner
+    meta = _frame_metadata(frames, 1)
+    attributes = {x["trait_type"]: x["value"] for x in meta["attributes"]}
+    assert (attributes["Canvas token"], attributes["Generation"], attributes["Phoenix generation"]) == (token_id, 0, 1)
+    assert meta["image"] == f"ipfs://{frame_job.image_cid}"
+    assert attributes["Provenance"] == f"ipfs://{frame_job.metadata_cid}"
+
+    assert main(["auction", "list", "--json", *node]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["phase"] == "settled" and listed["frame_owner"] == winner and listed["highest_bid"] == 50 * FINNEY
+
+
+def test_the_oracle_posts_a_replayed_forecast_and_explains_it(deployment, settings, tmp_path, capsys):
+    trace = tmp_path / "warming.jsonl"
+    trace.write_text("".join(json.dumps({"temperature_c": 60 + 2 * i, "memory_used_bytes": 40 * 10**9,
+                                         "memory_total_bytes": 80 * 10**9}) + "\n" for i in range(12)))
+    args = ["oracle", "--telemetry-replay", str(trace), "--rpc-url", settings.rpc_url, "--oracle",
+            deployment["oracle"]]
+    assert main([*args, "--post", "--key", ANVIL_KEYS["renderer"]]) == 0
+    text = capsys.readouterr().out
+    assert "a replayed trace" in text and "not a GPU" in text and "posted (tx" in text
+    assert "next Phoenix event expected at" in text and "set by temperature" in text
+
+    assert main([*args, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    oracle = open_oracle(Web3(Web3.HTTPProvider(settings.rpc_url)), deployment["oracle"])
+    on_chain = read_on_chain(oracle)
+    assert "0x" + on_chain.sample_digest.hex() == shown["sample_digest"]
+    # 60..82 C, +2 C a minute: the line reaches 85 C 1.5 minutes after the last sample.
+    assert on_chain.expected_at - on_chain.posted_at in range(85, 95)
+    assert on_chain.confidence == shown["confidence_bps"] == 10_000
+
+    assert main([*args, "--post", "--key", ANVIL_KEYS["renderer"]]) == 0
+    assert "not posted: the oracle takes one post per interval" in capsys.readouterr().out
