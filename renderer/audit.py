@@ -1,9 +1,10 @@
 """`chaos pins audit`: is every CID ever committed still pinned on every endpoint?
 
 Art on IPFS vanishes when nobody keeps it pinned. For every token, every
-metadata CID the canvas ever committed (its RenderCommitted events), and the
-image and age layer (mutation memory) that metadata names, must be pinned on
-every configured endpoint.
+metadata CID the canvas ever committed (its RenderCommitted events), the
+metadata of the generations between two commits (reached through the parent
+links, see renderer.provenance), and the image and age layer (mutation memory)
+each names, must be pinned on every configured endpoint.
 What is missing is pinned again, from the daemon's artefact store or, failing
 that, from another endpoint that still has it.
 """
@@ -47,19 +48,28 @@ def committed_cids(canvas: Canvas, store: JobStore, replicas: Replicas) -> dict[
     wanted: dict[str, Path | None] = {}
     total = canvas.contract.functions.totalMinted().call()
     for token_id in range(1, total + 1):
-        for commit in canvas.commits(token_id, from_block=store.start_block):
-            cid = commit["cid"]
-            wanted[cid] = local.get(cid)
-            try:
-                metadata = local[cid].read_bytes() if cid in local and local[cid].exists() else replicas.cat(cid)
-            except IpfsUnavailable:
-                continue  # no copy anywhere: the audit reports the metadata CID itself as unrecoverable
-            document = json.loads(metadata)
-            image = document["image"].removeprefix("ipfs://")
-            wanted[image] = local.get(image)
-            memory = (document.get("provenance") or {}).get("memory")
-            if memory:
-                wanted[memory["age_layer"]["cid"]] = local.get(memory["age_layer"]["cid"])
+        commits = sorted(canvas.commits(token_id, from_block=store.start_block), key=lambda c: c["generation"])
+        previous = -1
+        for commit in commits:
+            # The commit's metadata, then its parent links down to the previous commit: the generations
+            # between two commits are named on-chain only through these links, and must stay pinned too.
+            cid, generation = commit["cid"], commit["generation"]
+            while cid is not None and generation > previous and cid not in wanted:
+                wanted[cid] = local.get(cid)
+                try:
+                    metadata = local[cid].read_bytes() if cid in local and local[cid].exists() else replicas.cat(cid)
+                    document = json.loads(metadata)
+                except (IpfsUnavailable, ValueError):
+                    break  # no copy anywhere (or not metadata): the audit reports the metadata CID itself
+                image = str(document.get("image", "")).removeprefix("ipfs://")
+                if image:
+                    wanted[image] = local.get(image)
+                provenance = document.get("provenance") or {}
+                memory = provenance.get("memory")
+                if memory:
+                    wanted[memory["age_layer"]["cid"]] = local.get(memory["age_layer"]["cid"])
+                cid, generation = provenance.get("parent"), generation - 1
+            previous = commit["generation"]
     return wanted
 
 

@@ -2,18 +2,22 @@
 
 Nothing here writes: the chain is read through `chain.Canvas`, a token's
 generations through `provenance.load_history` and `history.chain_history_rows`
-(the same walk `chaos history` prints), IPFS through `CidCache`. Bytes named
+(the same walk `chaos history` prints), each generation's trust badge through
+`verify.Verifier` (the verdict `chaos verify` prints), IPFS through `CidCache`. Bytes named
 by a CID never change, so they are kept in memory; owners, generations and
 prices are read afresh on every request.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import threading
 from collections import OrderedDict
 
+from eth_utils import function_abi_to_4byte_selector
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
@@ -22,11 +26,46 @@ from ..errors import IpfsUnavailable
 from ..history import chain_history_rows
 from ..memory import age_png
 from ..provenance import load_history
+from ..verify import Verifier
 from . import pools as colour_pools
 
-#: What a CID in a URL may look like (CIDv1 base32 or CIDv0 base58): anything else is refused unread.
-CID_PATTERN = re.compile(r"^[A-Za-z0-9]{20,120}$")
+#: What a CID in a URL may look like: CIDv1 in base32 (the only spelling the canvas's metadata uses).
+CID_PATTERN = re.compile(r"^b[a-z2-7]{20,120}$")
 NO_POOLS = "no colour pools on this canvas"
+#: Bounds of the grid's query: no canvas has more pages than this, nor may a page be larger.
+MAX_PAGE = 10**6
+MAX_PER_PAGE = 200
+MAX_TOKEN_ID = 2**256 - 1
+
+
+class BadRequest(ValueError):
+    """Input the API refuses before reading anything: the message says what is wrong and what is expected."""
+
+
+def parse_whole(name: str, text: str | None, low: int, high: int, example: str) -> int:
+    """A decimal whole number in [low, high] from a URL, or BadRequest naming `name`."""
+    if text is None or not re.fullmatch(r"[0-9]{1,80}", text):
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}, e.g. {example}; got {text!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise BadRequest(f"{name} must be from {low} to {high}, e.g. {example}; got {value}")
+    return value
+
+
+def parse_cid(text: str) -> str:
+    """A CID in a URL: CIDv1, base32, sha2-256 (raw or dag-pb), as the canvas's metadata names them;
+    BadRequest for anything else."""
+    if not CID_PATTERN.match(text):
+        raise BadRequest(f"{text[:80]!r} is not a CID: expected CIDv1 in base32, like bafkrei... (59 characters)")
+    body = text[1:].upper()
+    try:
+        raw = base64.b32decode(body + "=" * (-len(body) % 8))
+    except binascii.Error:
+        raise BadRequest(f"{text[:80]!r} is not a CIDv1 of a sha2-256 raw or dag-pb block (its base32 does not "
+                         "decode)") from None
+    if len(raw) != 36 or raw[0] != 1 or raw[1] not in (0x55, 0x70) or raw[2:4] != b"\x12\x20":
+        raise BadRequest(f"{text[:80]!r} is not a CIDv1 of a sha2-256 raw or dag-pb block")
+    return text
 
 
 class CidCache:
@@ -86,6 +125,7 @@ class Gallery:
         self.from_block = from_block
         self._known: set[str] = set()  # CIDs this canvas's tokens name: the only ones /ipfs/ serves
         self._rows: dict[tuple, list[dict]] = {}  # changed-pixel figures cost a PNG decode: keep them
+        self._verdicts: dict[tuple, dict] = {}  # a verdict costs a re-render: kept by what it was computed from
         self._price_points: dict = {}
         self._chain = threading.RLock()  # one web3 session, used by one request at a time
         self._static_config: dict | None = None
@@ -104,8 +144,9 @@ class Gallery:
                     "mint_price_wei": str(functions.mintPrice().call()),
                     "max_prompt_bytes": functions.MAX_PROMPT_BYTES().call(),
                     "max_supply": functions.maxSupply().call(),
-                    "mint_selector": Web3.keccak(text="mint(string)")[:4].to_0x_hex(),
-                    "minted_topic": Web3.keccak(text="Minted(uint256,address,bytes32,string)").to_0x_hex(),
+                    "mint_selector": "0x" + function_abi_to_4byte_selector(
+                        self.canvas.contract.get_function_by_name("mint").abi).hex(),
+                    "minted_topic": self.canvas.contract.events.Minted().topic,
                     "pools": self.pools_address,
                 }
             return {**self._static_config, "total_minted": functions.totalMinted().call()}
@@ -145,8 +186,10 @@ class Gallery:
         return item
 
     def tokens(self, page: int = 0, per_page: int = 48) -> dict:
-        """One page of the grid, newest token first."""
-        per_page = max(1, min(per_page, 200))
+        """One page of the grid, newest token first. BadRequest for a page or page size out of bounds."""
+        if not 0 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
+            raise BadRequest(f"page must be from 0 to {MAX_PAGE} and per_page from 1 to {MAX_PER_PAGE}; "
+                             f"got page {page}, per_page {per_page}")
         with self._chain:
             total = self.canvas.contract.functions.totalMinted().call()
             first = total - max(page, 0) * per_page
@@ -170,13 +213,16 @@ class Gallery:
         rows = self._rows.get(key)
         if rows is None:
             rows = self._rows[key] = chain_history_rows(history)
+        with self._chain:  # the colour check reads the pools at each event's block
+            trust = self._trust(history)
         generations = []
         previous_owner = None
         for row, record in zip(rows, history.records):
             layer = (record.provenance.get("memory") or {}).get("age_layer")
             age = {"cid": layer["cid"], "format": layer.get("format")} if isinstance(layer, dict) and layer.get("cid") else None
             generation = {**row, "kind": row["kind"] or record.provenance.get("kind"),
-                          "owner": row["owner"] or previous_owner, "age": age}
+                          "owner": row["owner"] or previous_owner, "age": age,
+                          "trust": trust.get(record.generation)}
             previous_owner = generation["owner"]
             self._known.update(c for c in (record.metadata_cid, record.image_cid, age and age["cid"]) if c)
             generations.append(generation)
@@ -189,6 +235,26 @@ class Gallery:
                 "pending": list(range(max(rendered, default=-1) + 1, current + 1)),  # on-chain, not rendered yet
                 "problems": [{"generation": g, "check": check, "detail": detail}
                              for g, check, detail in history.problems]}
+
+    def _trust(self, history) -> dict[int, dict]:
+        """Each reached generation's badge: renderer.verify's verdict (verified, not checkable, forged with
+        the failed checks, unverifiable), cached by what it was computed from (the generation's metadata
+        CID, its event's transaction and its parent's CID), all of which a later block cannot change."""
+        def key(record):
+            event = history.events.get(record.generation)
+            parent = history.record(record.generation - 1)
+            return (record.metadata_cid, event and event.tx_hash, parent and parent.metadata_cid,
+                    record.committed)
+
+        keys = {r.generation: key(r) for r in history.records}
+        missing = {g for g, k in keys.items() if k not in self._verdicts}
+        if missing:
+            for verdict in Verifier(self.canvas, history).verdicts(rerender=True, generations=missing):
+                if verdict.generation in keys:
+                    self._verdicts[keys[verdict.generation]] = {
+                        "status": verdict.status, "note": verdict.note, "commit_tx": verdict.commit_tx,
+                        "failed": [{"check": c.name, "detail": c.detail} for c in verdict.failed]}
+        return {g: self._verdicts[k] for g, k in keys.items()}
 
     # ------------------------------------------------------------------ pools
 
@@ -221,7 +287,7 @@ class Gallery:
     def content(self, cid: str) -> tuple[bytes, str]:
         """The bytes of a CID one of this canvas's tokens names, and their content type.
         Raises LookupError for any other CID: the gallery is not an open IPFS gateway."""
-        if not CID_PATTERN.match(cid) or cid not in self._known:
+        if parse_cid(cid) not in self._known:
             raise LookupError(f"{cid} is not a CID of this canvas's tokens")
         data = self.ipfs.cat(cid)
         return data, content_type(data)

@@ -10,12 +10,11 @@ from __future__ import annotations
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
+from ..chainlogs import DEFAULT_LOG_RANGE, read_logs
 from ..pools import pools_abi, read_pool_state
 
-#: Events after which a hue's price may have moved.
-PRICE_EVENTS = ("Bought(uint256,uint256,address,uint256,uint256)",
-                "Sold(uint256,uint256,address,uint256,uint256)",
-                "Rebased(uint256,uint256)")
+#: Events after which a hue's price may have moved (their topics come from the ABI).
+PRICE_EVENTS = ("Bought", "Sold", "Rebased")
 
 
 def pool_state(w3: Web3, address: str, block: int | str = "latest") -> list[dict]:
@@ -26,15 +25,15 @@ def pool_state(w3: Web3, address: str, block: int | str = "latest") -> list[dict
 
 
 def price_history(w3: Web3, address: str | None, from_block: int = 0, limit: int = 200,
-                  cache: dict | None = None) -> list[dict]:
+                  cache: dict | None = None, span: int = DEFAULT_LOG_RANGE) -> list[dict]:
     """Points {block, timestamp, prices_wei} in block order: the prices before the first trade, after each
     block that traded (the last `limit` of them) and now. [] when there is no pools contract.
     `cache` (block hash -> point) spares the calls for blocks already read."""
     if not address:
         return []
-    topics = [[Web3.keccak(text=signature).to_0x_hex() for signature in PRICE_EVENTS]]
-    logs = w3.eth.get_logs({"address": Web3.to_checksum_address(address), "fromBlock": from_block,
-                            "toBlock": "latest", "topics": topics})
+    contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=pools_abi())
+    topics = [[contract.events[name]().topic for name in PRICE_EVENTS]]
+    logs = read_logs(w3, address=contract.address, topics=topics, from_block=from_block, span=span)
     traded = sorted({log["blockNumber"] for log in logs})[-limit:]
     head = w3.eth.block_number
     blocks = ([traded[0] - 1] if traded and traded[0] > 0 else []) + traded + [head]

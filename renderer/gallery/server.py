@@ -5,10 +5,13 @@ Routes (GET and HEAD only; anything else is 405):
     /api/config                 chain id, canvas, mint price (wei), max prompt bytes, mint(string) selector
     /api/tokens?page=N          the grid, newest first (owner, generation, latest image CID)
     /api/tokens/<id>            a token's generations (the rows `chaos history` prints) with images,
-                                age layer and palette
+                                age layer, palette and trust badge (renderer.verify's verdict)
     /api/pools                  colour-pool prices now and after each trade, or "no colour pools"
     /ipfs/<cid>                 bytes of a CID one of the canvas's tokens names (PNG or JSON), cached;
                                 the page needs no IPFS gateway
+
+Bad input (a negative or huge id or page, a malformed CID) is a 400 naming the problem, before anything
+is read; a well-formed CID or id the canvas does not know is a 404.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from web3.exceptions import Web3Exception
 
 from ..errors import ChaosError
 from ..pools import find_pools, open_pools
-from .api import Gallery
+from .api import MAX_PAGE, MAX_PER_PAGE, MAX_TOKEN_ID, BadRequest, Gallery, parse_cid, parse_whole
 
 log = logging.getLogger("chaos.gallery")
 
@@ -79,7 +82,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
         url = urlsplit(self.path)
-        path, query = url.path, parse_qs(url.query)
+        path, query = url.path, parse_qs(url.query, keep_blank_values=True)
         gallery = self.server.gallery
         try:
             if path in STATIC:
@@ -88,23 +91,27 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/api/config":
                 self._json(gallery.config())
             elif path == "/api/tokens":
-                self._json(gallery.tokens(int(query.get("page", ["0"])[0]), int(query.get("per_page", ["48"])[0])))
+                page = parse_whole("page", query.get("page", ["0"])[0], 0, MAX_PAGE, "?page=2")
+                per_page = parse_whole("per_page", query.get("per_page", ["48"])[0], 1, MAX_PER_PAGE, "?per_page=48")
+                self._json(gallery.tokens(page, per_page))
             elif path.startswith("/api/tokens/"):
-                self._json(gallery.token(int(path.removeprefix("/api/tokens/"))))
+                token_id = parse_whole("the token id", path.removeprefix("/api/tokens/"), 0, MAX_TOKEN_ID,
+                                       "/api/tokens/1")
+                self._json(gallery.token(token_id))
             elif path == "/api/pools":
                 self._json(gallery.pools())
             elif path.startswith("/age/") and path.endswith(".png"):
-                png = gallery.age_map(path.removeprefix("/age/").removesuffix(".png"))
+                png = gallery.age_map(parse_cid(path.removeprefix("/age/").removesuffix(".png")))
                 self._send(HTTPStatus.OK, png, "image/png", cache="public, max-age=31536000, immutable")
             elif path.startswith("/ipfs/"):
-                cid = path.removeprefix("/ipfs/")
+                cid = parse_cid(path.removeprefix("/ipfs/"))
                 data, content_type = gallery.content(cid)
                 self._send(HTTPStatus.OK, data, content_type, cache="public, max-age=31536000, immutable")
             else:
                 self._error(HTTPStatus.NOT_FOUND, f"no such page: {path}")
         except LookupError as exc:
             self._error(HTTPStatus.NOT_FOUND, str(exc).strip("'\""))
-        except ValueError as exc:
+        except BadRequest as exc:
             self._error(HTTPStatus.BAD_REQUEST, f"bad request: {exc}")
         except (ChaosError, Web3Exception, requests.RequestException) as exc:
             log.warning("%s: %s", path, exc)

@@ -1,6 +1,7 @@
 // Drives the gallery in Debian's headless Chromium through playwright-core (no browser download).
 // Called by tests/e2e/test_gallery.py with one JSON argument:
-//   {gallery, anvil, account, prompt, out, chromium, tokens: [{id, generations}], pools}
+//   {gallery, anvil, account, prompt, out, chromium, tokens: [{id, generations}], pools,
+//    forged: {id, generation}}
 // Prints one JSON summary line on stdout (the test asserts on it); exits non-zero on a failed step.
 "use strict";
 
@@ -116,6 +117,27 @@ async function main() {
       "scrubbing shows the first generation's own age map");
     summary.age = { latest: latestAge, first: firstAge };
     summary.steps.push("age");
+
+    // Trust badges: one per generation in the strip, and the selected generation's in full.
+    const trustState = () => page.evaluate(() => ({
+      strip: [...document.querySelectorAll("#trust-strip .trust-dot")].map((d) => [Number(d.dataset.generation), d.dataset.status]),
+      badge: document.getElementById("trust-badge").textContent,
+      status: document.getElementById("trust-badge").dataset.status,
+      failed: [...document.querySelectorAll("#trust-failed li")].map((li) => li.textContent),
+      commit: document.getElementById("trust-commit")?.textContent ?? null,
+      generation: document.getElementById("gen-number").textContent,
+    }));
+    const honest = await trustState();
+    await page.goto(`${options.gallery}/#/token/${options.forged.id}`);
+    await ready(page, `#/token/${options.forged.id}`);
+    const forged = await trustState();
+    summary.screenshots.push(await shot(page, "trust.png"));
+    await page.click('#trust-strip .trust-dot[data-generation="0"]');
+    await page.waitForFunction(() => document.getElementById("gen-number").textContent === "0");
+    const forgedFirst = await trustState();
+    check(forged.status === "forged" && forgedFirst.status === "verified", "the forged token's badges");
+    summary.trust = { honest, forged, forged_first: forgedFirst };
+    summary.steps.push("trust");
 
     await page.goto(`${options.gallery}/#/mint`);
     await ready(page, "#/mint");

@@ -135,9 +135,53 @@ def _check_api(server, canvas, ipfs_node, deployment, tokens):
         assert pools == {"pools": None, "message": NO_POOLS, "hues": [], "history": []}
 
 
+def _forge_latest(canvas, token_id, foreign_cid) -> tuple[int, str]:
+    """A new generation of `token_id` (a transfer) whose commit, signed with the renderer's key, names a
+    foreign metadata CID: the generation and the commit's tx."""
+    owner = canvas.owner_of(token_id)
+    holder, recipient = (SECOND, COLLECTOR) if owner == SECOND.address else (COLLECTOR, SECOND)
+    wallet.transfer(canvas, holder, token_id, recipient.address)
+    generation = canvas.contract.functions.generationOf(token_id).call()
+    receipt = transactions.transact(canvas.w3, RENDERER, canvas.commit_call(token_id, generation, foreign_cid))
+    return generation, receipt["transactionHash"].to_0x_hex()
+
+
+def _check_trust_api(server, tokens, forged_id, forged_generation, tx):
+    first = _json(server, f"/api/tokens/{tokens[0]}")
+    assert [g["trust"]["status"] for g in first["generations"]] == ["verified", "verified"]
+    assert all(g["trust"]["failed"] == [] and g["trust"]["commit_tx"] for g in first["generations"])
+    forged = {g["generation"]: g["trust"] for g in _json(server, f"/api/tokens/{forged_id}")["generations"]}
+    assert forged[0]["status"] == "verified"
+    assert forged[forged_generation]["status"] == "forged" and forged[forged_generation]["commit_tx"] == tx
+    assert "chain-event" in {f["check"] for f in forged[forged_generation]["failed"]}
+
+
+#: Bad input, against the real canvas: (path, status). Out-of-range ids and pages are 400s; a well-formed id
+#: or CID the canvas does not know is a 404; never a 500.
+EDGE_INPUTS = [("/api/tokens/-1", 400), ("/api/tokens/0", 404), (f"/api/tokens/{2**256 - 1}", 404),
+               (f"/api/tokens/{2**256}", 400), ("/api/tokens?page=-5", 400), ("/api/tokens?page=1000000", 200),
+               ("/api/tokens?page=1000001", 400), ("/api/tokens?per_page=200", 200), ("/ipfs/Qm123", 400),
+               ("/age/bafkreiaxvzbzoqvwhljpg7qk2pu4c2yi4xgnzyjfhbfvjtazkzwy2tq754.png", 404)]
+
+
+def _check_bad_input(server):
+    for path, expected in EDGE_INPUTS:
+        status, content_type, body = _get(server, path)
+        assert (status, content_type) == (expected, "application/json"), (path, status, body[:300])
+        if status != 200:
+            assert json.loads(body)["error"], path
+    assert _json(server, "/api/tokens?page=1000000")["tokens"] == []
+
+
 def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
         canvas, ipfs_node, anvil_node, deployment, tokens, gallery):
     _check_api(gallery, canvas, ipfs_node, deployment, list(tokens))
+    _check_bad_input(gallery)
+    # The second token's newest generation is forged with the renderer's key: a foreign token's metadata.
+    first, second = list(tokens)
+    foreign = _json(gallery, f"/api/tokens/{first}")["generations"][0]["metadata_cid"]
+    forged_generation, tx = _forge_latest(canvas, second, foreign)
+    _check_trust_api(gallery, list(tokens), second, forged_generation, tx)
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package (`make browser`) for the browser part")
     assert (node_modules() / "playwright-core").is_dir(), "playwright-core is missing: run `npm ci`"
@@ -145,13 +189,14 @@ def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
 
     options = {"gallery": gallery.url, "anvil": anvil_node.url, "account": BROWSER_WALLET, "prompt": FORM_PROMPT,
                "out": str(OUT), "chromium": str(CHROMIUM), "pools": bool(deployment.get("pools")),
-               "tokens": [{"id": token_id, "generations": n} for token_id, n in tokens.items()]}
+               "tokens": [{"id": token_id, "generations": n} for token_id, n in tokens.items()],
+               "forged": {"id": second, "generation": forged_generation}}
     result = subprocess.run(["node", str(DRIVER), json.dumps(options)], cwd=PROJECT_ROOT, capture_output=True,
                             text=True, timeout=240)
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0 and lines, f"driver failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     summary = json.loads(lines[-1])
-    assert summary["steps"] == ["grid", "token", "age", "no-wallet", "mint", "unrendered"]
+    assert summary["steps"] == ["grid", "token", "age", "trust", "no-wallet", "mint", "unrendered"]
     assert not summary["page_errors"] and not summary["console_errors"], summary
 
     # The grid: both tokens, their images decoded by the browser.
@@ -171,6 +216,18 @@ def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
     else:
         assert token["back"]["pools_message"] == "No colour pools on this canvas."
 
+    # Trust badges, from the same verifier as `chaos verify`: every generation of the honest token is
+    # verified; the forged token's latest generation is forged, with its failed checks and commit, and
+    # its first generation still verified.
+    trust = summary["trust"]
+    assert trust["honest"]["strip"] == [[0, "verified"], [1, "verified"]]
+    assert (trust["honest"]["badge"], trust["honest"]["failed"]) == ("Verified", [])
+    forged = trust["forged"]
+    assert forged["strip"][0] == [0, "verified"] and forged["strip"][-1] == [forged_generation, "forged"]
+    assert (forged["generation"], forged["badge"], forged["commit"]) == (str(forged_generation), "Forged", tx)
+    assert any(line.startswith("chain-event: ") for line in forged["failed"]), forged["failed"]
+    assert (trust["forged_first"]["badge"], trust["forged_first"]["failed"]) == ("Verified", [])
+
     # No wallet: the plain sentence and a disabled button; a prompt over the byte limit is refused.
     assert summary["no_wallet"]["button_disabled"] and "No browser wallet found" in summary["no_wallet"]["message"]
     assert "282 bytes" in summary["too_long"]["message"]
@@ -187,6 +244,6 @@ def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
     assert summary["unrendered"]["notice"].startswith("Awaiting its first render")
     assert summary["unrendered"]["card"] == "awaiting its first render"
 
-    for name in ("grid.png", "token.png", "mint.png"):
+    for name in ("grid.png", "token.png", "trust.png", "mint.png"):
         data = (OUT / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000, name

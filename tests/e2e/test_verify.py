@@ -7,6 +7,7 @@ import io
 import json
 import types
 import zlib
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -14,10 +15,12 @@ from PIL import Image
 import renderer.memory
 import renderer.png
 from renderer import transactions, wallet
+from renderer.age import age_layer_of
+from renderer.audit import committed_cids
 from renderer.cid import file_cid
 from renderer.cli import main
 from renderer.daemon import open_daemon
-from renderer.ipfs import Pinner
+from renderer.ipfs import Pinner, Replicas
 from renderer.mask import mutation_mask
 from renderer.metadata import encode_metadata
 from renderer.png import decode_png, encode_png
@@ -92,12 +95,12 @@ def coalesced(canvas, settings):
     wallet.transfer(canvas, SECOND, token_id, COLLECTOR.address)
     wallet.transfer(canvas, COLLECTOR, token_id, SECOND.address)
     daemon = open_daemon(settings, RENDERER)
-    return token_id, _render_all(daemon, token_id, 3)
+    return token_id, _render_all(daemon, token_id, 3), daemon
 
 
 def test_generations_between_commits_are_reached_through_parent_links(canvas, ipfs_node, coalesced, capsys,
                                                                       settings):
-    token_id, jobs = coalesced
+    token_id, jobs, daemon = coalesced
     pinner = Pinner(ipfs_node.api_multiaddr)
     _commit(canvas, token_id, 1, jobs[1].metadata_cid)  # 0 is only reached through 1's parent link
     tx = _commit(canvas, token_id, 3, jobs[3].metadata_cid)  # 2 only through 3's
@@ -116,11 +119,16 @@ def test_generations_between_commits_are_reached_through_parent_links(canvas, ip
     assert [(r["generation"], r["kind"], r["committed"]) for r in rows] == \
         [(0, "mint", False), (1, "mutation", True), (2, "mutation", False), (3, "mutation", True)]
 
+    # `chaos age` and the pin audit reach the generations between commits the same way.
+    assert age_layer_of(canvas, pinner, token_id, 2) == (2, Path(jobs[2].image_path).with_suffix(".age").read_bytes())
+    wanted = committed_cids(canvas, daemon.store, Replicas(ipfs_node.api_multiaddr))
+    assert {job.metadata_cid for job in jobs} | {job.image_cid for job in jobs} <= set(wanted)
+
 
 def test_an_intermediate_generation_must_match_its_event(canvas, ipfs_node, coalesced):
     """A commit whose parent links pass through a generation that names another event: that generation
     is forged, and the ones below it (which it links to honestly) still verify."""
-    token_id, jobs = coalesced
+    token_id, jobs, _ = coalesced
     pinner = Pinner(ipfs_node.api_multiaddr)
     forged_2 = json.load(open(jobs[2].metadata_path))
     forged_2["provenance"]["generation"] = 7

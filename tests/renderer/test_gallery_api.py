@@ -9,7 +9,8 @@ import urllib.request
 
 import pytest
 
-from renderer.gallery.api import NO_POOLS, CidCache, Gallery, content_type
+from renderer.cid import file_cid
+from renderer.gallery.api import NO_POOLS, BadRequest, CidCache, Gallery, content_type
 from renderer.gallery.pools import price_history
 from renderer.gallery.server import GalleryServer
 
@@ -52,7 +53,7 @@ def test_only_cids_of_the_canvas_are_served():
     gallery = Gallery(object(), ipfs)
     with pytest.raises(LookupError):
         gallery.content("bafkreiaxvzbzoqvwhljpg7qk2pu4c2yi4xgnzyjfhbfvjtazkzwy2tq754")
-    with pytest.raises(LookupError):
+    with pytest.raises(BadRequest, match="is not a CID"):
         gallery.content("../../etc/passwd")
     assert ipfs.calls == []
     gallery._known.add("bafkreiaxvzbzoqvwhljpg7qk2pu4c2yi4xgnzyjfhbfvjtazkzwy2tq754")
@@ -87,3 +88,43 @@ def test_the_server_is_read_only_and_serves_the_page(server):
     assert json.loads(_request(server, "/api/pools")[2])["message"] == NO_POOLS
     assert _request(server, "/ipfs/bafkreiaxvzbzoqvwhljpg7qk2pu4c2yi4xgnzyjfhbfvjtazkzwy2tq754")[0] == 404
     assert _request(server, "/static/../../secret")[0] == 404
+
+
+#: Input the API must refuse with a 400 naming the problem, before it reads anything (the gallery here
+#: has no canvas at all: any read would be a 500).
+BAD_INPUTS = {
+    "/api/tokens/-1": "the token id must be a whole number",
+    "/api/tokens/abc": "the token id must be a whole number",
+    "/api/tokens/1.5": "the token id must be a whole number",
+    "/api/tokens/%2D1": "the token id must be a whole number",
+    "/api/tokens/": "the token id must be a whole number",
+    "/api/tokens/" + "9" * 79: "the token id must be from 0 to",
+    "/api/tokens/" + str(2**256): "the token id must be from 0 to",
+    "/api/tokens?page=-5": "page must be a whole number",
+    "/api/tokens?page=x": "page must be a whole number",
+    "/api/tokens?page=": "page must be a whole number",
+    "/api/tokens?page=1000001": "page must be from 0 to 1000000",
+    "/api/tokens?page=" + "9" * 200: "page must be a whole number",
+    "/api/tokens?per_page=0": "per_page must be from 1 to 200",
+    "/api/tokens?per_page=201": "per_page must be from 1 to 200",
+    "/api/tokens?per_page=-3": "per_page must be a whole number",
+    "/ipfs/../../etc/passwd": "is not a CID",
+    "/ipfs/QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG": "is not a CID",
+    "/ipfs/bafkreiaxvzbzoqvwhljpg7qk2pu4c2yi4xgnzyjfhbfvjtazkzwy2tq75": "is not a CIDv1 of a sha2-256",
+    "/ipfs/b" + "a" * 58: "is not a CIDv1 of a sha2-256",
+    "/ipfs/" + "b" * 500: "is not a CID",
+    "/age/not-a-cid.png": "is not a CID",
+    "/age/.png": "is not a CID",
+}
+
+
+@pytest.mark.parametrize("path", sorted(BAD_INPUTS))
+def test_bad_input_is_a_400_that_names_the_problem(server, path):
+    status, headers, body = _request(server, path)
+    assert (status, headers["Content-Type"]) == (400, "application/json"), (path, status, body[:200])
+    assert BAD_INPUTS[path] in json.loads(body)["error"], json.loads(body)
+
+
+def test_a_well_formed_cid_the_canvas_does_not_name_is_a_404(server):
+    status, _, body = _request(server, "/ipfs/" + file_cid(b"not this canvas's"))
+    assert status == 404 and "is not a CID of this canvas's tokens" in json.loads(body)["error"]

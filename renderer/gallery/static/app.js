@@ -124,6 +124,26 @@ function detail(label, value, attrs = {}) {
   return [h("dt", {}, label), h("dd", attrs, value)];
 }
 
+// A generation's trust badge: the verdict of `chaos verify` (renderer.verify), computed by the server.
+const TRUST_LABELS = {
+  "verified": "Verified",
+  "not-checkable": "Not checkable",
+  "forged": "Forged",
+  "unverifiable": "Unverifiable",
+};
+const TRUST_TITLES = {
+  "verified": "Every check passed: CIDs, chain events, parent link, mask, age layer, colours and a re-render of the pixels.",
+  "not-checkable": "Every check that can run passed, but this backend is not deterministic: the pixels cannot be re-derived.",
+  "forged": "A check failed: this generation is not what the chain's events and its parent give.",
+  "unverifiable": "IPFS cannot serve what the commit names, or no parent link reaches this generation.",
+};
+
+function trustBadge(trust, attrs = {}) {
+  const status = trust ? trust.status : "unverifiable";
+  return h("span", { ...attrs, class: `badge trust-${status}`, "data-status": status,
+    title: (trust && trust.note) || TRUST_TITLES[status] || "" }, TRUST_LABELS[status] || status);
+}
+
 async function showToken(id) {
   const [token, pools] = await Promise.all([api(`/api/tokens/${id}`), api("/api/pools").catch((e) => ({ error: e }))]);
   const rows = token.generations;
@@ -138,6 +158,14 @@ async function showToken(id) {
     value: Math.max(rows.length - 1, 0), "aria-label": "generation", disabled: rows.length < 2 });
   const dl = h("dl", { id: "gen-details" });
   const palette = h("div", { id: "palette", class: "palette" });
+
+  const trust = h("div", { id: "trust" });
+  // One small badge per generation, in order: the whole history's trust at a glance; a click selects it.
+  const strip = h("ol", { id: "trust-strip", class: "trust-strip", "aria-label": "trust of each generation" },
+    rows.map((row, index) => h("li", {}, h("button", { type: "button", class: "trust-dot",
+      "data-generation": row.generation, "data-status": row.trust ? row.trust.status : "unverifiable",
+      title: `generation ${row.generation}: ${TRUST_LABELS[row.trust && row.trust.status] || "unverifiable"}`,
+      onclick: () => { scrubber.value = String(index); select(index); } }, String(row.generation)))));
 
   function select(index) {
     const row = rows[index];
@@ -161,8 +189,19 @@ async function showToken(id) {
       ...detail("Block", row.block ?? "—"),
       ...detail("Changed pixels", formatChanged(row), { id: "changed-pixels" }),
       ...detail("Image CID", row.image_cid || "—", { class: "mono cid", id: "image-cid" }),
-      ...detail("Metadata CID", row.committed ? row.metadata_cid : `${row.metadata_cid} (superseded)`,
-        { class: "mono cid" }));
+      ...detail("Metadata CID", row.committed ? row.metadata_cid
+        : `${row.metadata_cid} (reached through a later commit's parent link)`, { class: "mono cid" }));
+    const failed = (row.trust && row.trust.failed) || [];
+    trust.replaceChildren(
+      trustBadge(row.trust, { id: "trust-badge" }),
+      failed.length ? h("ul", { id: "trust-failed", class: "trust-failed" },
+        failed.map((f) => h("li", {}, h("span", { class: "mono" }, f.check), ": ", f.detail))) : null,
+      row.trust && row.trust.commit_tx
+        ? h("p", { class: "muted small" }, "commit ", h("span", { class: "mono", id: "trust-commit" }, row.trust.commit_tx))
+        : null);
+    for (const dot of strip.querySelectorAll(".trust-dot")) {
+      dot.classList.toggle("selected", dot.dataset.generation === String(row.generation));
+    }
     palette.replaceChildren(...(row.palette || []).map((colour) =>
       h("span", { class: "swatch", title: colour },
         h("span", { class: "chip", "data-colour": colour }), h("span", { class: "mono" }, colour))));
@@ -200,6 +239,8 @@ async function showToken(id) {
           token.burnt ? " · burnt"
             : [" · held by ", h("span", { class: "mono", title: token.owner }, short(token.owner))]),
         ...notes,
+        trust,
+        strip,
         dl,
         h("h2", {}, "Palette"),
         palette,
