@@ -62,11 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--prompt", help="the artwork's prompt")
     _store_options(demo)
 
-    deploy = commands.add_parser("deploy", help="compile and deploy ChaosCanvas with brownie to a local node",
-                                 description="Attach brownie to a local dev node (e.g. Anvil) and deploy from its "
-                                             "first unlocked account. For a testnet use "
-                                             "`brownie run scripts/deploy.py --network <id>` (README).")
-    deploy.add_argument("--rpc-url", default="http://127.0.0.1:8545", help="local node URL (default %(default)s)")
+    deploy = commands.add_parser("deploy", help="compile and deploy ChaosCanvas and its colour pools with brownie",
+                                 description="Compile with brownie and deploy the canvas and its colour pools. "
+                                             "Without a key: attach to a local dev node (e.g. Anvil) and deploy "
+                                             "from its first unlocked account. With --keystore or --key: deploy to "
+                                             "any node (a testnet), signing locally; the chain id is read from "
+                                             "the node. Works from any folder.")
+    deploy.add_argument("--rpc-url", default="http://127.0.0.1:8545", help="node URL (default %(default)s)")
+    _key_options(deploy, "deployer", env=False)
     deploy.add_argument("--renderer", required=True, help="address given RENDERER_ROLE")
     deploy.add_argument("--record", type=Path, default=Path("build/deployments/chaos-local.json"),
                         help="where to write the deployment record (default %(default)s)")
@@ -96,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     gpu.add_argument("--max-temperature", type=int,
                      help="GPU Celsius above which renders are reborn degraded (phoenix) "
                           "[CHAOS_MAX_TEMPERATURE; default 85]")
+    farm = daemon.add_argument_group("render workers on Ray (README: Scaling out); none: render in this process")
+    farm.add_argument("--workers", type=int, help="start a local Ray with N render actors [CHAOS_WORKERS; default 0]")
+    farm.add_argument("--ray-address", help="join the Ray cluster at HOST:PORT instead (its token: "
+                                            "RAY_AUTH_TOKEN_PATH) [CHAOS_RAY_ADDRESS]")
+    farm.add_argument("--gpu-batch", type=int, help="ready jobs of different tokens per backend call "
+                                                    "[CHAOS_GPU_BATCH; default 1]")
     _store_options(daemon)
 
     for name, help_text in (("mint", "mint an artwork, signed by the collector's key"),
@@ -280,7 +289,11 @@ def _settings(args: argparse.Namespace) -> Settings:
         device=getattr(args, "device", None) if args.command == "daemon" else None,
         steps=getattr(args, "steps", None) if args.command == "daemon" else None,
         telemetry_replay=getattr(args, "telemetry_replay", None),
-        max_temperature=getattr(args, "max_temperature", None))
+        max_temperature=getattr(args, "max_temperature", None),
+        # `chaos bench load --workers` is a list of counts to compare: not a setting.
+        workers=getattr(args, "workers", None) if args.command == "daemon" else None,
+        ray_address=getattr(args, "ray_address", None),
+        gpu_batch=getattr(args, "gpu_batch", None) if args.command == "daemon" else None)
 
 
 def _canvas(settings: Settings):
@@ -381,7 +394,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .deploy import deploy
 
         params = {k: v for k, v in (("mint_price", args.mint_price_wei), ("max_supply", args.max_supply)) if v}
-        record = deploy(args.rpc_url, args.renderer, args.record, **params)
+        record = deploy(args.rpc_url, args.renderer, args.record, keystore=args.keystore, private_key=args.key,
+                        **params)
         print(json.dumps(record, indent=2))
     elif args.command == "daemon":
         from .daemon import open_daemon
@@ -392,11 +406,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         logging.getLogger("chaos").info("renderer %s on canvas %s (chain %d), reading from block %d",
                                         account.address, daemon.canvas.address, daemon.canvas.chain_id,
                                         daemon.store.next_block)
-        if args.once:
-            while daemon.step().busy:
-                pass
-        else:
-            daemon.run(poll_interval=settings.poll_interval)
+        try:
+            if args.once:
+                daemon.drain()
+            else:
+                daemon.run(poll_interval=settings.poll_interval)
+        finally:
+            daemon.close()
     elif args.command in ("mint", "transfer"):
         from . import wallet
 

@@ -127,6 +127,15 @@ class Daemon:
                 if not busy:
                     self.renders.idle(poll_interval)
 
+    def drain(self) -> None:
+        """Do all work that is ready now (renders handed to workers included), then return."""
+        while True:
+            busy = self.step().busy
+            if not busy and not self.renders.in_flight:
+                return
+            if not busy:
+                self.renders.idle(self.options.poll_interval)
+
     def close(self) -> None:
         """Stop the workers (if any) and close the store and the IPFS clients."""
         self.renders.close()
@@ -171,7 +180,7 @@ def open_daemon(settings, account: LocalAccount) -> Daemon:
                      if settings.telemetry_replay or settings.backend != "noise"
                      else AbsentTelemetry("no telemetry source configured"))
         renders = LocalRenders(store, dispatcher, artefacts, backend, telemetry=telemetry, policy=options.phoenix,
-                               batch_size=options.batch_size)
+                               batch_size=options.batch_size, gpu_batch=options.gpu_batch)
     daemon = Daemon(canvas, store, pinner, account, options=options, intake=intake, renders=renders,
                     committer=committer)
     try:

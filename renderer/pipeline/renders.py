@@ -9,14 +9,14 @@ from ..failpoints import failpoint
 from ..store import JobStore
 from .artefacts import Artefacts
 from .dispatcher import Dispatcher
-from .worker import render_task
+from .worker import render_tasks
 
 log = logging.getLogger("chaos.daemon")
 
 
 class LocalRenders:
     def __init__(self, store: JobStore, dispatcher: Dispatcher, artefacts: Artefacts, backend, *,
-                 telemetry, policy, batch_size: int):
+                 telemetry, policy, batch_size: int, gpu_batch: int):
         self.store = store
         self.dispatcher = dispatcher
         self.artefacts = artefacts
@@ -24,25 +24,35 @@ class LocalRenders:
         self.telemetry = telemetry
         self.policy = policy
         self.batch_size = batch_size
+        #: Jobs per backend call (renderer.render.render_batch when more than one).
+        self.gpu_batch = gpu_batch
 
     def step(self) -> int:
         # At most one batch per pass, so a backlog flows through pin and commit instead of
         # waiting for every render to finish first.
         done = 0
-        for job, task in self.dispatcher.ready(self.batch_size):
+        ready = self.dispatcher.ready(self.batch_size)
+        for start in range(0, len(ready), self.gpu_batch):
+            chunk = ready[start:start + self.gpu_batch]
             started = time.perf_counter()
-            try:
-                rendered = render_task(task, self.backend, telemetry=self.telemetry, policy=self.policy)
-            except Exception as exc:  # one bad job (a damaged parent file, a backend fault) must not stop the rest
-                self.dispatcher.render_failed(job, exc)
-                continue
-            self.store.advance(job, "rendered", **self.artefacts.write(job, rendered))
-            failpoint("after-render")
-            log.info("rendered token %d generation %d (%s%s) in %.2f s: metadata %s", job.token_id,
-                     job.generation, job.kind, f", phoenix: {rendered.phoenix}" if rendered.phoenix else "",
-                     time.perf_counter() - started, rendered.metadata_cid)
-            done += 1
+            results = render_tasks([task for _, task in chunk], self.backend, telemetry=self.telemetry,
+                                   policy=self.policy)
+            seconds = (time.perf_counter() - started) / len(chunk)
+            for (job, _), rendered in zip(chunk, results):
+                # One bad job (a damaged parent file, a backend fault) must not stop the rest.
+                if isinstance(rendered, Exception):
+                    self.dispatcher.render_failed(job, rendered)
+                    continue
+                self.store.advance(job, "rendered", **self.artefacts.write(job, rendered))
+                failpoint("after-render")
+                log.info("rendered token %d generation %d (%s%s) in %.2f s: metadata %s", job.token_id,
+                         job.generation, job.kind, f", phoenix: {rendered.phoenix}" if rendered.phoenix else "",
+                         seconds, rendered.metadata_cid)
+                done += 1
         return done
+
+    #: Renders under way outside the current pass: none, in this process.
+    in_flight = 0
 
     def idle(self, seconds: float) -> None:
         """Nothing to do: wait for new blocks."""

@@ -52,3 +52,18 @@ def rendered_files(rendered: Rendered) -> list[tuple[str, bytes, str]]:
     files = [("age layer", rendered.age_layer, rendered.age_layer_cid)] if rendered.age_layer_cid else []
     return [*files, ("image", rendered.image_png, rendered.image_cid),
             ("metadata", rendered.metadata, rendered.metadata_cid)]
+
+
+def render_tasks(tasks: list[RenderTask], backend, *, telemetry, policy: PhoenixPolicy) -> list[Rendered | Exception]:
+    """Render several tasks (of different tokens); one result or exception per task, in order.
+    More than one goes to `renderer.render.render_batch`, which feeds a GPU backend in batches."""
+    if len(tasks) == 1:
+        try:
+            return [render_task(tasks[0], backend, telemetry=telemetry, policy=policy)]
+        except Exception as exc:
+            return [exc]
+    from ..render import RenderRequest, render_batch
+
+    return render_batch([RenderRequest(t.event, t.origin, t.parent, t.chain_id, t.canvas, t.size,
+                                       telemetry=telemetry.sample(), colour=ColourInputs.from_provenance(t.event.colour))
+                         for t in tasks], backend, policy=policy)
