@@ -7,6 +7,7 @@ Routes (GET and HEAD only; anything else is 405):
     /api/tokens/<id>            a token's generations (the rows `chaos history` prints) with images,
                                 age layer, palette and trust badge (renderer.verify's verdict)
     /api/pools                  colour-pool prices now and after each trade, or "no colour pools"
+    /api/auctions               Last Frame auctions: open ones with their windows, settled ones (gallery/auctions.py)
     /ipfs/<cid>                 bytes of a CID one of the canvas's tokens names (PNG or JSON), cached;
                                 the page needs no IPFS gateway
 
@@ -37,7 +38,8 @@ log = logging.getLogger("chaos.gallery")
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/index.html": ("index.html", "text/html; charset=utf-8"),
           "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-          "/style.css": ("style.css", "text/css; charset=utf-8")}
+          "/style.css": ("style.css", "text/css; charset=utf-8"),
+          "/auctions.js": ("auctions.js", "text/javascript; charset=utf-8")}
 #: The page loads nothing from elsewhere: no CDN, no fonts, no gateway. A browser wallet talks to its
 #: own node from its own context, so the page itself only ever connects to this server.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -100,6 +102,10 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(gallery.token(token_id))
             elif path == "/api/pools":
                 self._json(gallery.pools())
+            elif path == "/api/auctions":
+                from .auctions import auctions_json
+
+                self._json(auctions_json(gallery))
             elif path.startswith("/age/") and path.endswith(".png"):
                 png = gallery.age_map(parse_cid(path.removeprefix("/age/").removesuffix(".png")))
                 self._send(HTTPStatus.OK, png, "image/png", cache="public, max-age=31536000, immutable")

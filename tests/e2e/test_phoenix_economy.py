@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import urllib.request
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -17,6 +20,9 @@ from renderer.auction import frames_of, open_auction
 from renderer.cli import main
 from renderer.daemon import open_daemon
 from renderer.demo import ANVIL_KEYS
+from renderer.gallery.server import serve_gallery
+from renderer.ipfs import Replicas
+from renderer.nodes import PROJECT_ROOT
 from renderer.oracle import open_oracle, read_on_chain
 from renderer.phoenix_market import PhoenixMarket
 
@@ -30,6 +36,8 @@ BIDDER_KEYS = ["0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a3492
                "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e"]
 FINNEY = 10**15
 HOUR = 3_600  # scripts/deploy_phoenix.py's default windows
+CHROMIUM = Path("/usr/bin/chromium")
+DRIVER = Path(__file__).with_name("auctions_driver.js")
 
 
 def _jump(w3, seconds):
@@ -40,6 +48,11 @@ def _jump(w3, seconds):
 def _frame_metadata(frames, frame_id):
     uri = frames.functions.tokenURI(frame_id).call()
     return json.loads(base64.b64decode(uri.removeprefix("data:application/json;base64,")))
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.read()
 
 
 def test_a_hot_trace_sells_the_last_frame_through_the_cli(canvas, deployment, settings, ipfs_node, tmp_path,
@@ -67,6 +80,30 @@ def test_a_hot_trace_sells_the_last_frame_through_the_cli(canvas, deployment, se
     auction_id = auction.functions.auctionOf(token_id, 0).call()
     assert auction_id == 1
 
+    ipfs = Replicas(settings.ipfs_api, settings.ipfs_timeout)
+    gallery = serve_gallery(canvas, ipfs, port=0, discover_pools=False)
+    try:
+        gallery.gallery.auction_address = auction.address
+        (shown,) = json.loads(_get(f"{gallery.url}/api/auctions")[1])["open"]
+        assert (shown["token_id"], shown["generation"], shown["phase"]) == (token_id, 0, "bidding")
+        assert _get(f"{gallery.url}/ipfs/{shown['image_cid']}")[0] == 200
+        assert b"showAuctions" in _get(f"{gallery.url}/auctions.js")[1]
+        _sell_through_the_cli(w3, auction, frames, token_id, frame_job, deployment, settings, tmp_path, capsys)
+        (sold,) = json.loads(_get(f"{gallery.url}/api/auctions")[1])["settled"]
+        assert sold["sold"] and sold["price_wei"] == str(50 * FINNEY) and sold["image_cid"] == frame_job.image_cid
+        if CHROMIUM.exists():  # the page itself (Debian's chromium: `make browser`); the API above is checked anyway
+            options = {"gallery": gallery.url, "chromium": str(CHROMIUM), "out": str(tmp_path / "browser"),
+                       "token": token_id, "generation": 0}
+            result = subprocess.run(["node", str(DRIVER), json.dumps(options)], cwd=PROJECT_ROOT,
+                                    capture_output=True, text=True, timeout=120)
+            assert result.returncode == 0, result.stderr[-3000:]
+            assert "Sold for 0.05 ETH" in json.loads(result.stdout.strip().splitlines()[-1])["sold"][0]["text"]
+    finally:
+        gallery.close()
+        ipfs.close()
+
+
+def _sell_through_the_cli(w3, auction, frames, token_id, frame_job, deployment, settings, tmp_path, capsys):
     node = ["--rpc-url", settings.rpc_url, "--auction", auction.address]
     out = ["--out", str(tmp_path / "collector")]
     a, b, c = BIDDER_KEYS

@@ -158,7 +158,6 @@ async function showToken(id) {
     value: Math.max(rows.length - 1, 0), "aria-label": "generation", disabled: rows.length < 2 });
   const dl = h("dl", { id: "gen-details" });
   const palette = h("div", { id: "palette", class: "palette" });
-
   const trust = h("div", { id: "trust" });
   // One small badge per generation, in order: the whole history's trust at a glance; a click selects it.
   const strip = h("ol", { id: "trust-strip", class: "trust-strip", "aria-label": "trust of each generation" },
@@ -431,8 +430,9 @@ async function waitForReceipt(wallet, tx, seconds = 120) {
 async function route() {
   const hash = location.hash || "#/";
   let match;
+  const section = hash.startsWith("#/mint") ? "mint" : hash.startsWith("#/auctions") ? "auctions" : "grid";
   for (const link of document.querySelectorAll("[data-nav]")) {
-    link.classList.toggle("active", (link.dataset.nav === "mint") === hash.startsWith("#/mint"));
+    link.classList.toggle("active", link.dataset.nav === section);
   }
   try {
     if (!config) {
@@ -442,6 +442,7 @@ async function route() {
     }
     if ((match = hash.match(/^#\/token\/(\d+)$/))) await showToken(Number(match[1]));
     else if (hash === "#/mint") showMint();
+    else if (hash === "#/auctions") await showAuctions();
     else if ((match = hash.match(/^#\/page\/(\d+)$/))) await showGrid(Number(match[1]));
     else await showGrid(0);
     document.body.dataset.ready = hash;
