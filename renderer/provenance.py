@@ -135,8 +135,7 @@ def walk_commits(ipfs, commits: list[dict], problems: list) -> list[GenerationRe
             if missing not in records and not any(p[0] == missing for p in problems):
                 problems.append((missing, "reachable",
                                  f"no parent link leads to generation {missing}: the walk down from the commit "
-                                 f"of generation {commit['generation']} (tx {commit['tx_hash']}) stopped at "
-                                 f"generation {generation + 1}"))
+                                 f"of generation {commit['generation']} (tx {commit['tx_hash']}) ended before it"))
         previous = commit["generation"]
     return [records[g] for g in sorted(records)]
 

@@ -121,7 +121,7 @@ class Verifier:
         self.history = history
         self.checks: list[Check] = [Check(g, check, False, detail) for g, check, detail in history.problems]
         self._not_checkable: dict[int, str] = {}
-        self._pools_role_holder: dict[tuple[str, int], bool] = {}
+        self._not_rerendered: set[int] = set()
 
     def _check(self, generation: int, name: str, ok: bool, detail: str = "") -> bool:
         self.checks.append(Check(generation, name, bool(ok), "" if ok else detail))
@@ -131,7 +131,13 @@ class Verifier:
         """Check every generation reached (or only `generations`)."""
         for record in self.history.records:
             if generations is None or record.generation in generations:
-                self._verify_generation(record, self.history.record(record.generation - 1), rerender)
+                try:
+                    self._verify_generation(record, self.history.record(record.generation - 1), rerender)
+                except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+                    # Metadata is whatever a commit names: fields of the wrong type or shape are a
+                    # failed check of that generation, never a crash of the verifier.
+                    self._check(record.generation, "metadata-json", False,
+                                f"the metadata's fields have unexpected types or shapes ({type(exc).__name__}: {exc})")
         if generations is not None:
             self.checks = [c for c in self.checks if c.generation in generations]
         return self.checks
@@ -158,7 +164,9 @@ class Verifier:
                 status = NOT_CHECKABLE if g in self._not_checkable else VERIFIED
             verdicts.append(GenerationVerdict(history.token_id, g, status, record.metadata_cid if record else None,
                                               bool(record and record.committed), commit and commit["tx_hash"],
-                                              mine, self._not_checkable.get(g, "")))
+                                              mine, self._not_checkable.get(g, "")
+                                              or ("pixels not re-rendered (--no-rerender)" if g in self._not_rerendered
+                                                  else "")))
         for g in sorted(history.events):
             if (last is None or g > last) and (generations is None or g in generations):
                 verdicts.append(GenerationVerdict(history.token_id, g, PENDING, None, False, None,
@@ -200,6 +208,8 @@ class Verifier:
             self._not_checkable[g] = f"model {model!r} is not deterministic: its pixels cannot be re-derived"
         elif rerender:
             self._verify_rerender(record, parent, event, image)
+        else:
+            self._not_rerendered.add(g)
 
     def _verify_against_chain(self, record: GenerationRecord, event) -> None:
         p, mint = record.provenance, self.history.events[0]
@@ -372,11 +382,6 @@ class Verifier:
         wrong = _differing_fields(expected, record.metadata)
         self._check(g, "rerender", not wrong, f"re-rendering gives other metadata: {', '.join(wrong[:8])}"
                                               + (f" and {len(wrong) - 8} more field(s)" if len(wrong) > 8 else ""))
-
-
-def verify_history(canvas: Canvas, history: TokenHistory, rerender: bool = True,
-                   generations: set[int] | None = None) -> list[GenerationVerdict]:
-    return Verifier(canvas, history).verdicts(rerender, generations)
 
 
 def verify_token(canvas: Canvas, ipfs, token_id: int, from_block: int = 0, rerender: bool = True) -> list[Check]:

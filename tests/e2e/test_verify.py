@@ -26,7 +26,7 @@ from renderer.metadata import encode_metadata
 from renderer.png import decode_png, encode_png
 from renderer.provenance import load_history
 from renderer.verdicts import verify_one
-from renderer.verify import FORGED, VERIFIED, failures, verify_token
+from renderer.verify import FORGED, NOT_CHECKABLE, VERIFIED, failures, verify_token
 
 from .helpers import COLLECTOR, RENDERER, SECOND, committed
 
@@ -189,8 +189,20 @@ def test_the_same_pixels_in_other_png_bytes_still_verify(canvas, ipfs_node, forg
 def another_zlib(monkeypatch):
     """The verifier's PNG and age-layer encoders compress at level 1, as another zlib build (zlib-ng's
     compatible zlib, say) would give other bytes for the same data."""
-    other = types.SimpleNamespace(compress=lambda data, level=-1: zlib.compress(data, 1), crc32=zlib.crc32,
-                                  decompress=zlib.decompress, error=zlib.error)
+    class OtherZlib(types.ModuleType):
+        def __getattr__(self, name):
+            return getattr(zlib, name)
+
+        @staticmethod
+        def compress(data, level=-1, wbits=zlib.MAX_WBITS):
+            return zlib.compress(data, 1, wbits)
+
+        @staticmethod
+        def compressobj(level=-1, *args, **kwargs):
+            # Level 1 with the default strategy: the renderer deflates with Z_RLE, whose output no level changes.
+            return zlib.compressobj(1)
+
+    other = OtherZlib("zlib")
     monkeypatch.setattr(renderer.png, "zlib", other)
     monkeypatch.setattr(renderer.memory, "zlib", other)
 
@@ -297,3 +309,29 @@ def test_verify_all_checks_every_token_and_names_the_forged_generations(canvas, 
     mine = {(v["token_id"], v["generation"]): v["status"] for v in verdicts if v["token_id"] in (decoy, token_id)}
     assert mine == {(decoy, 0): "verified", (token_id, 0): "verified", (token_id, 1): "forged"}
     assert main(["verify", *node]) == 2 and "give one token id, or --all" in capsys.readouterr().err
+
+
+def test_metadata_of_the_wrong_shape_is_forged_not_a_crash(canvas, ipfs_node, forgery):
+    token_id, honest, _, _ = forgery
+    pinner = Pinner(ipfs_node.api_multiaddr)
+    metadata = json.load(open(honest.metadata_path))
+    metadata["provenance"].update(renderer="a string", mask="not a dict", memory=["a", "list"], colour=7)
+    _commit_forged(canvas, pinner, token_id, metadata)
+    verdicts = {v.generation: v for v in verify_one(canvas, pinner, token_id)}
+    assert (verdicts[0].status, verdicts[1].status) == (VERIFIED, FORGED)
+    assert "unexpected types or shapes" in " ".join(c.detail for c in verdicts[1].failed)
+
+
+def test_a_model_that_is_not_deterministic_is_not_checkable_rather_than_verified(canvas, ipfs_node, forgery):
+    """Whatever names a model no deterministic backend implements (diffusion on a GPU) cannot be re-rendered:
+    every other check still runs, and the verdict says the pixels were not re-derived."""
+    token_id, honest, _, _ = forgery
+    pinner = Pinner(ipfs_node.api_multiaddr)
+    metadata = json.load(open(honest.metadata_path))
+    metadata["provenance"]["renderer"]["model"] = "diffusers"
+    _commit_forged(canvas, pinner, token_id, metadata)
+    verdicts = {v.generation: v for v in verify_one(canvas, pinner, token_id)}
+    assert (verdicts[0].status, verdicts[1].status) == (VERIFIED, NOT_CHECKABLE)
+    assert "'diffusers' is not deterministic" in verdicts[1].note
+    assert {c.name for c in verdicts[1].checks} >= {"chain-event", "mask", "age-layer", "image-cid"}
+    assert "rerender" not in {c.name for c in verdicts[1].checks}
