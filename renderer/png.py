@@ -1,8 +1,11 @@
 """A deterministic PNG codec for RGB images.
 
 The encoder is written out (about twenty lines) rather than left to Pillow so
-that the bytes, and so the image's CID, depend only on the pixels and on
-zlib: every row uses the Sub filter and the stream is compressed at level 9.
+that the bytes, and so the image's CID, depend only on the pixels and on the
+zlib build: every row uses the Sub filter and the stream is deflated with zlib's
+run-length strategy (Z_RLE). On the renderer's 256 px pictures level 9 took
+~13 ms for a stream 0.7% smaller than Z_RLE's ~3 ms; `chaos verify` compares
+decoded pixels, never compressed bytes, so the encoder may favour speed.
 
 The decoder reads that layout itself (one inflate and a running sum per row, no
 copy through Pillow) and hands anything else to Pillow.
@@ -27,6 +30,12 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
+def deflate(data: bytes) -> bytes:
+    """A zlib stream of `data` with run-length matches only (Z_RLE: the level does not change it)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
+    return compressor.compress(data) + compressor.flush()
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """PNG bytes of an (height, width, 3) uint8 image."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -39,7 +48,7 @@ def encode_png(image: np.ndarray) -> bytes:
     np.subtract(rows[:, 3:], rows[:, :-3], out=filtered[:, 4:])  # uint8: wraps modulo 256, as Sub wants
     header = _IHDR.pack(width, height, *_RGB8)
     return (_SIGNATURE + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", zlib.compress(filtered.tobytes(), 9)) + _chunk(b"IEND", b""))
+            + _chunk(b"IDAT", deflate(filtered.tobytes())) + _chunk(b"IEND", b""))
 
 
 def _decode_own(data: bytes) -> np.ndarray | None:

@@ -250,8 +250,9 @@ def test_a_batch_gives_each_item_what_its_own_call_gives(batching, one_thread):
     for item, image in zip(creations, together):
         assert _near(image, batching.create(item.prompt, item.seed, item.palette, item.width, item.height))
     assert not _near(together[0], together[1])  # a generator per item, not one for all
-    proposals = [Proposal(image, "tide pools", SEED, bytes([i + 1]) * 32, PALETTE, mutation_mask(bytes([i + 1]) * 32, 40, 24))
-                 for i, image in enumerate(together)]
+    entropies = [bytes([i + 1]) * 32 for i in range(len(together))]
+    proposals = [Proposal(image, "tide pools", SEED, entropy, PALETTE, mutation_mask(entropy, 40, 24))
+                 for image, entropy in zip(together, entropies)]
     frames = batching.propose_batch(proposals)
     for item, frame in zip(proposals, frames):
         alone = batching.propose_mutation(item.parent, item.prompt, item.seed, item.entropy, item.palette, item.mask)
