@@ -10,7 +10,9 @@ Its cursor lives in a small SQLite file of its own (`WatchState`): each range's 
 recorded after its verdicts are written, so a restart resumes after the last range it finished
 (a crash in the middle of a range verifies that range again: a verdict or hook can repeat, never
 be skipped). A reorg rewinds the cursor to the newest recorded block that is still canonical and
-the commits above it are verified again as they land on the new branch.
+the commits above it are verified again as they land on the new branch. A generation IPFS cannot
+serve is reported `unverifiable` and tried again on every poll (for up to an hour); once it can be
+checked its verdict is written again, and a forgery then runs the hook. An RPC outage is waited out.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+import requests
+
 from .chain import Canvas
-from .errors import ChaosError
+from .errors import ChainUnavailable, ChaosError
 from .pipeline.reader import ChainReader, LogRange
 from .provenance import load_history
-from .verify import FORGED, PENDING, GenerationVerdict, Verifier
+from .verify import FORGED, PENDING, UNVERIFIABLE, GenerationVerdict, Verifier
 
 log = logging.getLogger("chaos.watch")
 
@@ -38,6 +42,10 @@ log = logging.getLogger("chaos.watch")
 KEPT_BLOCKS = 512
 #: Seconds a hook may run before it is stopped (it should hand off, not work).
 HOOK_TIMEOUT = 60
+#: How long an unverifiable generation (IPFS cannot serve it) is tried again before the watch gives up on it.
+RETRY_FOR = 3600.0
+#: What an unreachable RPC node raises, through web3's HTTP provider: the watch waits it out.
+RPC_OUTAGES = (ChainUnavailable, requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
 
 class WatchState:
@@ -49,8 +57,12 @@ class WatchState:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path)
-        self.db.executescript("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-                              "CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);")
+        self.db.executescript(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);"
+            # Commits whose generations could not be checked yet (IPFS away): tried again on every poll.
+            "CREATE TABLE IF NOT EXISTS retries (token_id INTEGER NOT NULL, commit_tx TEXT NOT NULL, "
+            "generations TEXT NOT NULL, first_seen REAL NOT NULL, PRIMARY KEY (token_id, commit_tx));")
         claimed = dict(self.db.execute("SELECT key, value FROM meta"))
         mine = {"chain_id": str(chain_id), "canvas": canvas}
         if claimed and {k: claimed.get(k) for k in mine} != mine:
@@ -78,6 +90,19 @@ class WatchState:
             self.db.execute("INSERT OR REPLACE INTO blocks VALUES (?, ?)", (end, end_hash))
             self.db.execute("DELETE FROM blocks WHERE number NOT IN "
                             "(SELECT number FROM blocks ORDER BY number DESC LIMIT ?)", (KEPT_BLOCKS,))
+
+    def add_retry(self, token_id: int, commit_tx: str, generations: list[int]) -> None:
+        with self.db:
+            self.db.execute("INSERT OR IGNORE INTO retries VALUES (?, ?, ?, ?)",
+                            (token_id, commit_tx, ",".join(map(str, generations)), time.time()))
+
+    def retries(self) -> list[tuple[int, str, list[int], float]]:
+        return [(token, tx, [int(g) for g in generations.split(",")], first_seen) for token, tx, generations, first_seen
+                in self.db.execute("SELECT token_id, commit_tx, generations, first_seen FROM retries")]
+
+    def drop_retry(self, token_id: int, commit_tx: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM retries WHERE token_id = ? AND commit_tx = ?", (token_id, commit_tx))
 
     def rewind(self, ancestor: int) -> None:
         with self.db:
@@ -136,14 +161,15 @@ class Watchtower:
         self.output.flush()
 
     def poll(self) -> list[dict]:
-        """Check for a reorg, then verify every confirmed range not yet read; the verdicts written."""
+        """Verify again what IPFS could not serve before, check for a reorg, then verify every confirmed
+        range not yet read; the verdicts written."""
+        verdicts = self._retry()
         ancestor = self.reader.reorged_to(self.state)
         if ancestor is not None:
             last = self.state.last_block()
             self.state.rewind(ancestor)
             log.warning("reorg: block %d was replaced; rewound to block %d", last[0], ancestor)
             self._emit({"event": "reorg", "replaced_block": last[0], "rewound_to": ancestor, "time": time.time()})
-        verdicts = []
         for log_range in self.reader.ranges(self.state):
             verdicts.extend(self._verify_range(log_range))
             self.state.record(log_range.end, log_range.end_hash)
@@ -161,10 +187,35 @@ class Watchtower:
             for commit in ordered:
                 if log_range.start <= commit["block_number"] <= log_range.end:
                     covered = set(range(previous + 1, commit["generation"] + 1))
-                    for verdict in Verifier(self.canvas, history).verdicts(rerender=True, generations=covered):
-                        if verdict.status != PENDING:
-                            lines.append(self._report(verdict, commit))
+                    verdicts = self._verdicts(history, covered)
+                    lines.extend(self._report(verdict, commit) for verdict in verdicts)
+                    unverifiable = [v.generation for v in verdicts if v.status == UNVERIFIABLE]
+                    if unverifiable:
+                        self.state.add_retry(token_id, commit["tx_hash"], unverifiable)
                 previous = commit["generation"]
+        return lines
+
+    def _verdicts(self, history, generations: set[int]) -> list[GenerationVerdict]:
+        return [v for v in Verifier(self.canvas, history).verdicts(rerender=True, generations=generations)
+                if v.status != PENDING]
+
+    def _retry(self) -> list[dict]:
+        """Verify again the generations IPFS could not serve; report each once it can be checked."""
+        lines = []
+        for token_id, commit_tx, generations, first_seen in self.state.retries():
+            history = load_history(self.canvas, self.ipfs, token_id, self.from_block)
+            commit = next((c for c in history.commits if c["tx_hash"] == commit_tx), None)
+            if commit is None:  # dropped by a reorg: its replacement is verified as it lands
+                self.state.drop_retry(token_id, commit_tx)
+                continue
+            verdicts = self._verdicts(history, set(generations))
+            if all(v.status != UNVERIFIABLE for v in verdicts):
+                lines.extend(self._report(verdict, commit) for verdict in verdicts)
+                self.state.drop_retry(token_id, commit_tx)
+            elif time.time() - first_seen > RETRY_FOR:
+                log.error("token %d: generation(s) %s of commit %s still cannot be verified after %d s; giving up",
+                          token_id, generations, commit_tx, RETRY_FOR)
+                self.state.drop_retry(token_id, commit_tx)
         return lines
 
     def _report(self, verdict: GenerationVerdict, commit: dict) -> dict:
@@ -179,8 +230,19 @@ class Watchtower:
         return line
 
     def run(self, poll_interval: float = 2.0, once: bool = False) -> None:
+        away = False
         while True:
-            self.poll()
+            try:
+                self.poll()
+                if away:
+                    log.info("the RPC node answers again")
+                away = False
+            except RPC_OUTAGES as exc:
+                if once:
+                    raise ChainUnavailable(f"the RPC node did not answer: {exc}") from None
+                if not away:
+                    log.warning("the RPC node does not answer (%s); waiting for it", type(exc).__name__)
+                away = True
             if once:
                 return
             time.sleep(poll_interval)

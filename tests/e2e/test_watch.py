@@ -16,6 +16,7 @@ from renderer.daemon import open_daemon
 from renderer.ipfs import Pinner
 from renderer.watch import Watchtower, WatchState
 
+from ..tcp_proxy import TcpProxy
 from .helpers import COLLECTOR, RENDERER, SECOND, committed, rpc
 
 pytestmark = pytest.mark.e2e
@@ -131,3 +132,28 @@ def test_confirmations_and_a_reorg(canvas, settings, ipfs_node, deployment, tmp_
     assert len(reorgs) == 1
     assert [(v["token_id"], v["generation"], v["status"]) for v in verdicts] == [(token_id, 1, "verified")]
     assert len(_hook_runs(hook)) == runs + 1
+
+
+def test_what_ipfs_cannot_serve_is_unverifiable_then_verified_once_it_can(canvas, settings, ipfs_node, deployment,
+                                                                         tmp_path):
+    hook = tmp_path / "hook.jsonl"
+    tower, _ = _tower(canvas, ipfs_node, deployment, tmp_path / "watch.sqlite", hook)
+    tower.poll()  # the module's earlier commits
+    runs = len(_hook_runs(hook))
+    proxy = TcpProxy(ipfs_node.api_port).up()
+    try:
+        tower.ipfs = Pinner(proxy.multiaddr, timeout=2)
+        token_id, _ = wallet.mint(canvas, COLLECTOR, "committed while the watch's IPFS node is away")
+        daemon = open_daemon(settings, RENDERER)
+        daemon.run(until=committed(daemon, token_id, 0), poll_interval=0.1, timeout=60)
+        proxy.down()
+        assert [(v["token_id"], v["generation"], v["status"]) for v in tower.poll()] == \
+            [(token_id, 0, "unverifiable")]
+        assert tower.poll() == []  # still away: nothing new to say
+        proxy.up()
+        (again,) = tower.poll()
+        assert (again["token_id"], again["generation"], again["status"]) == (token_id, 0, "verified")
+        assert tower.poll() == [] and tower.state.retries() == [] and len(_hook_runs(hook)) == runs
+    finally:
+        tower.ipfs.close()
+        proxy.down()
