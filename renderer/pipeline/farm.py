@@ -45,6 +45,8 @@ log = logging.getLogger("chaos.daemon")
 ACTOR_RESTARTS = 10
 #: Consecutive failed calls after which the coordinator stops sending work to an actor.
 ACTOR_FAILURES = 5
+#: The token file of the local Ray this process started first (see RayRenders.__init__).
+_local_token_path: dict[str, str] = {}
 #: AF_UNIX socket paths are limited to 107 bytes; Ray's session folder adds about 70.
 _SOCKET_HEADROOM = 107 - 72
 
@@ -149,9 +151,13 @@ class RayRenders:
         self._started_ray = False
         out = Path(settings.out_dir).resolve()
         if not options.ray_address:
-            # Explicit, so a local Ray never reads or writes ~/.ray/auth_token.
+            # Explicit, so a local Ray never reads or writes ~/.ray/auth_token. Ray keeps the first
+            # token it loads for the life of the process: a second local Ray in the same process
+            # (tests, benchmarks) must use the same file.
             os.environ["RAY_AUTH_MODE"] = "token"
-            os.environ["RAY_AUTH_TOKEN_PATH"] = str(local_auth_token(out / "ray-auth"))
+            if "path" not in _local_token_path:
+                _local_token_path["path"] = str(local_auth_token(out / "ray-auth"))
+            os.environ["RAY_AUTH_TOKEN_PATH"] = _local_token_path["path"]
         import ray
         from ray.exceptions import RayError
 
@@ -190,6 +196,9 @@ class RayRenders:
             self.close()
             raise SetupError(f"the render workers did not start: {exc}") from None
         self.calls: dict = {}  # ray.ObjectRef -> _Call
+        #: Actors that lost a call get no work until a probe (their pid) answers: a restarted
+        #: actor answers once it is up again; one that cannot be placed never takes work.
+        self.probes: dict = {}  # ray.ObjectRef -> actor index
         log.info("%d render worker(s) on Ray (%s), pids %s", count, options.ray_address or "local",
                  ", ".join(map(str, self.pids)))
 
@@ -205,9 +214,10 @@ class RayRenders:
         return load
 
     def _dispatch(self) -> None:
-        live = [i for i, failures in enumerate(self.failures) if failures < ACTOR_FAILURES]
-        if not live:
-            raise SetupError(f"every render worker failed {ACTOR_FAILURES} calls in a row: see the Ray logs under "
+        probing = set(self.probes.values())
+        live = [i for i, failures in enumerate(self.failures) if failures < ACTOR_FAILURES and i not in probing]
+        if not live and not probing:
+            raise SetupError(f"every render worker failed {ACTOR_FAILURES} times in a row: see the Ray logs under "
                              f"{self.options.artefact_dir.parent / 'ray'} (or the cluster's)")
         load = self._load()
         free = sum(max(0, self.options.in_flight_per_slot - load[i]) for i in live)
@@ -226,14 +236,36 @@ class RayRenders:
 
     # --------------------------------------------------------------- collect
 
-    def _collect(self, timeout: float) -> int:
-        if not self.calls:
-            return 0
+    def _probe(self, actor: int) -> None:
+        if self.failures[actor] < ACTOR_FAILURES and actor not in self.probes.values():
+            self.probes[self.actors[actor].pid.remote()] = actor
+
+    def _probed(self, ref) -> None:
         from ray.exceptions import RayError
 
-        done, _ = self.ray.wait(list(self.calls), num_returns=len(self.calls), timeout=timeout, fetch_local=True)
+        actor = self.probes.pop(ref)
+        try:
+            self.pids[actor] = self.ray.get(ref)
+        except RayError:
+            self.failures[actor] += 1
+            self._probe(actor)
+            return
+        self.failures[actor] = 0
+        log.info("render worker %d is back (pid %d)", actor, self.pids[actor],
+                 extra={"event": "worker-back", "worker": actor})
+
+    def _collect(self, timeout: float) -> int:
+        from ray.exceptions import RayError
+
+        waiting = [*self.calls, *self.probes]
+        if not waiting:
+            return 0
+        done, _ = self.ray.wait(waiting, num_returns=len(waiting), timeout=timeout, fetch_local=True)
         accepted = 0
         for ref in done:
+            if ref in self.probes:
+                self._probed(ref)
+                continue
             call = self.calls.pop(ref)
             try:
                 results = self.ray.get(ref)
@@ -242,6 +274,7 @@ class RayRenders:
                 log.warning("render worker %d lost a call of %d job(s) (%s); they will be rendered again",
                             call.actor, len(call.jobs), type(exc).__name__,
                             extra={"event": "worker-lost", "worker": call.actor})
+                self._probe(call.actor)
                 continue
             self.failures[call.actor] = 0
             for (job, task), result in zip(call.jobs, results):
@@ -277,8 +310,8 @@ class RayRenders:
 
     def idle(self, seconds: float) -> None:
         """Nothing else to do: wait for the first result (or for new blocks)."""
-        if self.calls:
-            self.ray.wait(list(self.calls), num_returns=1, timeout=seconds, fetch_local=False)
+        if self.calls or self.probes:
+            self.ray.wait([*self.calls, *self.probes], num_returns=1, timeout=seconds, fetch_local=False)
         else:
             time.sleep(seconds)
 
