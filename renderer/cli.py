@@ -341,6 +341,8 @@ def _wei(eth: str) -> int:
 
 
 def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
     from .ipfs import Replicas
     from .verdicts import (ProgressBar, failing, format_collection, format_token, name_failures,
                            verify_collection, verify_one)
@@ -353,7 +355,10 @@ def _verify(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.all:
             total = canvas.contract.functions.totalMinted().call()
+            started = time.perf_counter()
             results = verify_collection(canvas, ipfs, args.from_block, rerender, progress=ProgressBar(total))
+            print(f"verified {total} token(s), {sum(map(len, results.values()))} generation(s) in "
+                  f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
         else:
             results = {args.token: verify_one(canvas, ipfs, args.token, args.from_block, rerender)}
     except LookupError as exc:

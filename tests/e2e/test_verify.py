@@ -299,7 +299,11 @@ def test_verify_all_checks_every_token_and_names_the_forged_generations(canvas, 
     assert f"] {total}/{total} tokens" in captured.err  # the progress bar, on stderr
     (named,) = [line for line in captured.err.splitlines() if line.startswith(f"token {token_id} generation 1 ")]
     assert named.startswith(f"token {token_id} generation 1 forged (") and "chain-event" in named and tx in named
-    table = {line.split()[0]: line.split()[1:] for line in captured.out.splitlines()[1:]}
+    lines = captured.out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["token", "gens"])
+    table = {line.split()[0]: line.split()[1:] for line in lines[header + 1:]}
+    assert "verified" in lines[header] and "forged" in lines[header]
+    assert f"verified {total} token(s), " in captured.err
     assert set(table) == {str(t) for t in range(1, total + 1)} | {"all"}
     assert table[str(decoy)][:4] == ["1", "1", "0", "0"]  # generations, verified, not checkable, forged
     assert table[str(token_id)][:4] == ["2", "1", "0", "1"]
