@@ -19,6 +19,7 @@ from .chain import Canvas
 from .cid import file_cid
 from .errors import IpfsUnavailable
 from .ipfs import Replicas
+from .pipeline.artefacts import age_path
 from .store import JobStore
 
 
@@ -42,9 +43,10 @@ def committed_cids(canvas: Canvas, store: JobStore, replicas: Replicas) -> dict[
         if job.metadata_cid:
             local[job.metadata_cid] = Path(job.metadata_path)
             local[job.image_cid] = Path(job.image_path)
-            age = Path(job.image_path).with_suffix(".age")  # renderer.daemon.Daemon.age_path
+            age = age_path(job.image_path)
             if age.exists():
-                local[file_cid(age.read_bytes())] = age
+                # The store knows the layer's CID for renders since schema 2; older ones are hashed here.
+                local[job.age_cid or file_cid(age.read_bytes())] = age
     wanted: dict[str, Path | None] = {}
     total = canvas.contract.functions.totalMinted().call()
     for token_id in range(1, total + 1):
