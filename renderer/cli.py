@@ -247,13 +247,17 @@ def build_parser() -> argparse.ArgumentParser:
     load = bench_commands.add_parser(
         "load", help="mints and transfers as fast as Anvil takes them; the daemon drains them",
         description="Start Anvil and IPFS, deploy, send MINTS mints and TRANSFERS transfers, let the daemon "
-                    "(CPU backend) drain them; print events/s, latency p50/p95 (event block -> commit receipt) and "
-                    "gas per committed token with and without batching.")
+                    "(CPU backend) drain them, once per --workers count; print events/s, latency p50/p95 (event "
+                    "sent -> its job settled), CPU ms per event per stage, and gas per event with and without "
+                    "batching.")
     load.add_argument("--mints", type=int, default=200)
     load.add_argument("--transfers", type=int, default=1000)
     load.add_argument("--unbatched-sample", type=int, default=20,
                       help="renders committed one per transaction to measure unbatched gas (default 20)")
     load.add_argument("--image-size", type=int, default=256)
+    load.add_argument("--workers", type=_counts, default=[0], metavar="LIST",
+                      help="worker counts to compare, e.g. 0,1,2 (0: render in the daemon's process; N: N Ray "
+                           "render actors); one line each, then `drain:` for the best (default 0)")
     _store_options(load)
     bench_commands.add_parser(
         "gas", help="gas of the canvas and the colour pools, beside a Uniswap v2 swap",
@@ -274,6 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_gpu_bench_arguments(gpu)
     return parser
+
+
+def _counts(text: str) -> list[int]:
+    """A comma-separated list of worker counts: `0,1,2`."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or any(count < 0 for count in counts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of worker counts such as 0,1,2")
+    return counts
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -532,7 +547,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .bench_load import run_load_bench
 
         run_load_bench(settings.out_dir, mints=args.mints, transfers=args.transfers,
-                       unbatched_sample=args.unbatched_sample, image_size=args.image_size)
+                       unbatched_sample=args.unbatched_sample, image_size=args.image_size, workers=args.workers)
     return 0
 
 

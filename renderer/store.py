@@ -33,6 +33,7 @@ from pathlib import Path
 
 from .chain import CanvasEvent
 from .errors import StoreError
+from .pipeline.clock import NoClock
 
 SCHEMA_VERSION = 2
 
@@ -121,6 +122,8 @@ class JobStore:
     def __init__(self, path: Path, chain_id: int, canvas: str, start_block: int = 0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        #: Where CPU time spent in the store is counted (renderer.pipeline.clock; a benchmark sets it).
+        self.clock = NoClock()
         try:
             # One thread at a time uses a store, but not always the one that opened it (bench, tests).
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
@@ -159,14 +162,15 @@ class JobStore:
 
     @contextmanager
     def transaction(self):
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+        with self.clock.measure("store"):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            else:
+                self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
@@ -224,9 +228,10 @@ class JobStore:
     # ------------------------------------------------------------------ jobs
 
     def job(self, token_id: int, generation: int) -> Job | None:
-        row = self.db.execute("SELECT * FROM jobs WHERE token_id = ? AND generation = ?",
-                              (token_id, generation)).fetchone()
-        return _job(row) if row else None
+        with self.clock.measure("store"):
+            row = self.db.execute("SELECT * FROM jobs WHERE token_id = ? AND generation = ?",
+                                  (token_id, generation)).fetchone()
+            return _job(row) if row else None
 
     def jobs(self, state: str | None = None, token_id: int | None = None) -> list[Job]:
         query, params = "SELECT * FROM jobs WHERE 1=1", []
@@ -241,19 +246,29 @@ class JobStore:
     def ready_to_render(self, limit: int, busy: frozenset[tuple[int, int]] | set = frozenset()) -> list[Job]:
         """Up to `limit` pending jobs whose parent generation is rendered (a mint needs none),
         oldest event first, leaving out the keys in `busy` (renders already under way)."""
-        rows = self.db.execute(
-            "SELECT j.* FROM jobs j LEFT JOIN jobs p ON p.token_id = j.token_id AND p.generation = j.generation - 1 "
-            f"WHERE j.state = 'pending' AND (j.generation = 0 OR p.state IN ({_marks(RENDERED_STATES)})) "
-            "ORDER BY j.block_number, j.token_id, j.generation LIMIT ?",
-            (*RENDERED_STATES, limit + len(busy)))
-        return [job for job in map(_job, rows) if job.key not in busy][:limit]
+        with self.clock.measure("store"):
+            rows = self.db.execute(
+                "SELECT j.* FROM jobs j LEFT JOIN jobs p ON p.token_id = j.token_id AND p.generation = j.generation - 1 "
+                f"WHERE j.state = 'pending' AND (j.generation = 0 OR p.state IN ({_marks(RENDERED_STATES)})) "
+                "ORDER BY j.block_number, j.token_id, j.generation LIMIT ?",
+                (*RENDERED_STATES, limit + len(busy))).fetchall()
+            return [job for job in map(_job, rows) if job.key not in busy][:limit]
 
     def ready_to_commit(self, tokens: int) -> list[list[Job]]:
         """For up to `tokens` tokens, the pinned generations that may go on-chain now, oldest first:
         the unbroken run of pinned jobs right after the token's last settled generation. The last
         of each run is the one to commit; the ones before it are covered by it. A token with a
         commit out (a job "sent") has no run, nor one whose oldest open job is pending or failed."""
-        rows = self.db.execute(
+        with self.clock.measure("store"):
+            rows = self._ready_to_commit_rows()
+        runs: dict[int, list[Job]] = {}
+        for job in map(_job, rows):
+            runs.setdefault(job.token_id, []).append(job)
+        # Tokens whose oldest waiting event is oldest go first.
+        return sorted(runs.values(), key=lambda run: (run[0].block_number, run[0].token_id))[:tokens]
+
+    def _ready_to_commit_rows(self) -> list[sqlite3.Row]:
+        return self.db.execute(
             "WITH open AS (SELECT token_id, MIN(generation) AS low FROM jobs "
             f"             WHERE state NOT IN ({_marks(SETTLED_STATES)}) GROUP BY token_id) "
             "SELECT j.* FROM jobs j JOIN open o ON o.token_id = j.token_id "
@@ -263,12 +278,7 @@ class JobStore:
             "  AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.token_id = j.token_id AND k.generation >= o.low "
             "                  AND k.generation < j.generation AND k.state != 'pinned') "
             "  AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.token_id = j.token_id AND s.state = 'sent') "
-            "ORDER BY j.token_id, j.generation", SETTLED_STATES)
-        runs: dict[int, list[Job]] = {}
-        for job in map(_job, rows):
-            runs.setdefault(job.token_id, []).append(job)
-        # Tokens whose oldest waiting event is oldest go first.
-        return sorted(runs.values(), key=lambda run: (run[0].block_number, run[0].token_id))[:tokens]
+            "ORDER BY j.token_id, j.generation", SETTLED_STATES).fetchall()
 
     def max_sent_nonce(self) -> int | None:
         """The highest nonce of a commit transaction still waiting to settle."""

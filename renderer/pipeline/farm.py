@@ -35,6 +35,7 @@ from ..failpoints import failpoint
 from ..render import Rendered
 from ..store import JobStore
 from .artefacts import Artefacts
+from .clock import NoClock
 from .dispatcher import Dispatcher
 from .options import PipelineOptions
 from .worker import RenderTask
@@ -88,19 +89,26 @@ class RenderWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def render(self, tasks: list[RenderTask]) -> list[Rendered | str]:
-        """Render and pin each task; a task that fails gives its error text instead."""
+    def render(self, tasks: list[RenderTask]) -> tuple[list[Rendered | str], dict[str, float]]:
+        """Render and pin each task; a task that fails gives its error text instead. Also returns
+        the CPU seconds this call spent per stage (the coordinator's StageClock adds them)."""
         from .worker import pin_checked, render_tasks, rendered_files
 
+        started = time.thread_time()
+        rendered = render_tasks(tasks, self.backend, telemetry=self.telemetry, policy=self.policy)
+        label = f"worker render {tasks[0].event.kind}" if len(tasks) == 1 else "worker render (batches)"
+        cpu = {label: time.thread_time() - started}
+        started = time.thread_time()
         results = []
-        for result in render_tasks(tasks, self.backend, telemetry=self.telemetry, policy=self.policy):
+        for result in rendered:
             if not isinstance(result, Exception):
                 try:
                     pin_checked(self.pinner, rendered_files(result))
                 except Exception as exc:  # an IPFS outage or a CID mismatch: the coordinator retries
                     result = exc
             results.append(result if not isinstance(result, Exception) else f"{type(result).__name__}: {result}")
-        return results
+        cpu["worker pin"] = time.thread_time() - started
+        return results, cpu
 
 
 @dataclass
@@ -147,6 +155,7 @@ class RayRenders:
         self.store = store
         self.dispatcher = dispatcher
         self.artefacts = artefacts
+        self.clock = NoClock()
         self._link = None
         self._started_ray = False
         out = Path(settings.out_dir).resolve()
@@ -277,6 +286,9 @@ class RayRenders:
                 self._probe(call.actor)
                 continue
             self.failures[call.actor] = 0
+            results, cpu = results
+            for label, seconds in cpu.items():
+                self.clock.add(label, seconds)
             for (job, task), result in zip(call.jobs, results):
                 accepted += self._accept(job, task, result, time.monotonic() - call.sent_at)
         return accepted
@@ -289,7 +301,9 @@ class RayRenders:
         if isinstance(result, str):
             self.dispatcher.render_failed(current, RuntimeError(result))
             return 0
-        self.store.advance(current, "pinned", **self.artefacts.write(current, result))
+        with self.clock.measure("artefact files"):
+            values = self.artefacts.write(current, result)
+        self.store.advance(current, "pinned", **values)
         failpoint("after-render")
         failpoint("after-pin")
         log.info("rendered and pinned token %d generation %d (%s%s) in %.2f s: metadata %s", job.token_id,

@@ -1,4 +1,5 @@
-"""The read stage: the canvas's new events, with what the colour pools said at their blocks, into the store.
+"""The read stage: the canvas's new events, with what the colour pools said at their blocks and
+(mutations) their block's base fee, into the store.
 
 The store is the reader's cursor: each range's jobs, its end block and end hash
 are written in one transaction, so a crash never skips or repeats a range.
@@ -11,6 +12,7 @@ from dataclasses import replace
 
 from ..chain import Canvas, CanvasEvent
 from ..colour import read_colour_inputs
+from ..congestion import DEFAULT_THRESHOLD_WEI, Congestion, read_base_fee
 from ..errors import SetupError
 from ..failpoints import failpoint
 from ..store import JobStore
@@ -21,20 +23,25 @@ log = logging.getLogger("chaos.daemon")
 
 class Intake:
     def __init__(self, canvas: Canvas, store: JobStore, reader: ChainReader, pools=None,
-                 rpc_outages: tuple[type[BaseException], ...] = ()):
+                 rpc_outages: tuple[type[BaseException], ...] = (),
+                 congestion_threshold_wei: int = DEFAULT_THRESHOLD_WEI):
         self.canvas = canvas
         self.store = store
         self.reader = reader
         #: The ColourPools web3 contract, or None for a canvas without pools.
         self.pools = pools
         self.rpc_outages = rpc_outages
+        #: What a mutation's block base fee is judged against (renderer.congestion), kept with each job.
+        self.congestion_threshold_wei = congestion_threshold_wei
 
     def read(self) -> int:
         """Queue the jobs of every new block that has the configured confirmations."""
         self.rewind_if_reorged()
         created = 0
         for chunk in self.reader.ranges(self.store):
-            events = [self._with_colour(event) for event in self.canvas.decode_events(chunk.logs)]
+            base_fees: dict[int, int] = {}  # one header read per block, however many events it holds
+            events = [self._with_congestion(self._with_colour(event), base_fees)
+                      for event in self.canvas.decode_events(chunk.logs)]
             created += self.store.ingest(events, chunk.end, chunk.end_hash)
             failpoint("after-read")
             if events:
@@ -65,3 +72,13 @@ class Intake:
                              f"({type(exc).__name__}: {exc}); point --rpc-url at an archive node, or one that still "
                              "keeps the state of the blocks being read: every render's colours come from them") from None
         return replace(event, colour=inputs.to_provenance())
+
+    def _with_congestion(self, event: CanvasEvent, base_fees: dict[int, int]) -> CanvasEvent:
+        """A mutation with its block's base fee (from the header; anyone can read it) and the threshold
+        it is judged against: the glitch is then fixed with the job, whatever the setting later says."""
+        if event.kind != "mutation":
+            return event
+        if event.block_number not in base_fees:
+            base_fees[event.block_number] = read_base_fee(self.canvas.w3, event.block_number)
+        congestion = Congestion(base_fees[event.block_number], self.congestion_threshold_wei)
+        return replace(event, congestion=congestion.to_provenance())

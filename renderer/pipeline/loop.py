@@ -20,6 +20,7 @@ from ..errors import ChainUnavailable, IpfsUnavailable, SetupError
 from ..health import Health, backoff_delay
 from ..ipfs import Replicas
 from ..store import JobStore
+from .clock import NoClock
 from .committer import Committer
 from .intake import Intake
 from .options import PipelineOptions
@@ -60,6 +61,13 @@ class Daemon:
         self.pins = PinStage(store, pinner, options.batch_size)
         self.committer = committer
         self.health = Health(log)
+        self.clock = NoClock()
+
+    def measure_with(self, clock) -> None:
+        """Count CPU time per stage on `clock` (a StageClock), the store's and the workers' included."""
+        self.clock = clock
+        self.store.clock = clock
+        self.renders.clock = clock
 
     @property
     def pools(self):
@@ -89,12 +97,13 @@ class Daemon:
         pass only; the others go on (with the RPC node down, rendering and pinning continue)."""
         failed: set[str] = set()
 
-        def stage(component: str | None, work: Callable[[], int]) -> int:
+        def stage(component: str | None, work: Callable[[], int], label: str) -> int:
             if component in failed:
                 return 0
             outages = RPC_OUTAGES if component == "rpc" else (IpfsUnavailable,) if component == "ipfs" else ()
             try:
-                done = work()
+                with self.clock.measure(label):
+                    done = work()
             except outages as exc:
                 self.health.down(component, exc)
                 failed.add(component)
@@ -104,8 +113,9 @@ class Daemon:
             return done
 
         # Ray workers pin what they render: their outages surface as failed renders, retried.
-        return Stages(stage("rpc", self.read_chain), stage(None, self.render_ready),
-                      stage("ipfs", self.pin_ready), stage("rpc", self.commit_ready))
+        return Stages(stage("rpc", self.read_chain, "read (RPC, colour inputs)"),
+                      stage(None, self.render_ready, "dispatch and collect"),
+                      stage("ipfs", self.pin_ready, "pin"), stage("rpc", self.commit_ready, "commit (RPC, signing)"))
 
     def run(self, until: Callable[[], bool] | None = None, poll_interval: float | None = None,
             timeout: float | None = None) -> None:

@@ -8,6 +8,7 @@ import time
 from ..failpoints import failpoint
 from ..store import JobStore
 from .artefacts import Artefacts
+from .clock import NoClock
 from .dispatcher import Dispatcher
 from .worker import render_tasks
 
@@ -26,6 +27,7 @@ class LocalRenders:
         self.batch_size = batch_size
         #: Jobs per backend call (renderer.render.render_batch when more than one).
         self.gpu_batch = gpu_batch
+        self.clock = NoClock()
 
     def step(self) -> int:
         # At most one batch per pass, so a backlog flows through pin and commit instead of
@@ -35,15 +37,19 @@ class LocalRenders:
         for start in range(0, len(ready), self.gpu_batch):
             chunk = ready[start:start + self.gpu_batch]
             started = time.perf_counter()
-            results = render_tasks([task for _, task in chunk], self.backend, telemetry=self.telemetry,
-                                   policy=self.policy)
+            label = f"render {chunk[0][0].kind}" if len(chunk) == 1 else "render (batches)"
+            with self.clock.measure(label):
+                results = render_tasks([task for _, task in chunk], self.backend, telemetry=self.telemetry,
+                                       policy=self.policy)
             seconds = (time.perf_counter() - started) / len(chunk)
             for (job, _), rendered in zip(chunk, results):
                 # One bad job (a damaged parent file, a backend fault) must not stop the rest.
                 if isinstance(rendered, Exception):
                     self.dispatcher.render_failed(job, rendered)
                     continue
-                self.store.advance(job, "rendered", **self.artefacts.write(job, rendered))
+                with self.clock.measure("artefact files"):
+                    values = self.artefacts.write(job, rendered)
+                self.store.advance(job, "rendered", **values)
                 failpoint("after-render")
                 log.info("rendered token %d generation %d (%s%s) in %.2f s: metadata %s", job.token_id,
                          job.generation, job.kind, f", phoenix: {rendered.phoenix}" if rendered.phoenix else "",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..chain import CanvasEvent
 from ..colour import ColourInputs
+from ..congestion import Congestion
 from ..errors import CidMismatch
 from ..phoenix import PhoenixPolicy, render_with_phoenix
 from ..render import Origin, Parent, Rendered
@@ -36,7 +37,8 @@ def render_task(task: RenderTask, backend, *, telemetry, policy: PhoenixPolicy) 
     """The render of one task; `telemetry` is the worker's own source (its GPU's state)."""
     return render_with_phoenix(task.event, task.origin, task.parent, backend, policy=policy,
                                telemetry=telemetry.sample(), chain_id=task.chain_id, canvas=task.canvas,
-                               size=task.size, colour=ColourInputs.from_provenance(task.event.colour))
+                               size=task.size, colour=ColourInputs.from_provenance(task.event.colour),
+                               congestion=Congestion.from_provenance(task.event.congestion))
 
 
 def pin_checked(pinner, files: list[tuple[str, bytes, str]]) -> None:
@@ -65,5 +67,6 @@ def render_tasks(tasks: list[RenderTask], backend, *, telemetry, policy: Phoenix
     from ..render import RenderRequest, render_batch
 
     return render_batch([RenderRequest(t.event, t.origin, t.parent, t.chain_id, t.canvas, t.size,
-                                       telemetry=telemetry.sample(), colour=ColourInputs.from_provenance(t.event.colour))
+                                       telemetry=telemetry.sample(), colour=ColourInputs.from_provenance(t.event.colour),
+                                       congestion=Congestion.from_provenance(t.event.congestion))
                          for t in tasks], backend, policy=policy)
