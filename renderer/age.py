@@ -4,6 +4,9 @@ The chain's RenderCommitted events name the committed generations' metadata (the
 between two commits through the later one's parent links, renderer.provenance); the metadata names its
 age layer (`provenance.memory.age_layer`, format chaos-age/1, see renderer.memory); the layer,
 fetched from IPFS and checked against its CID, becomes a greyscale PNG.
+
+`chaos age TOKEN --pixel X,Y` asks the carbon-14 probe (renderer.probe) about one pixel instead: the
+generation and block that last painted it, how many times it was repainted, and the events that did.
 """
 
 from __future__ import annotations
@@ -46,6 +49,19 @@ def age_layer_of(canvas: Canvas, ipfs, token_id: int, generation: int | None = N
         raise ChaosError(f"the age layer fetched for {cid} hashes to {file_cid(layer)}: the IPFS node "
                          "served other bytes")
     return generation, layer
+
+
+def probe_pixel(settings, token_id: int, x: int, y: int, generation: int | None = None):
+    """`chaos age TOKEN --pixel X,Y`: the probe's answer (a renderer.probe.PixelAge) for one pixel of the
+    token's latest rendered generation, or of `generation`."""
+    from .probe import probe_token
+
+    canvas = Canvas(connect(settings.rpc_url, settings.rpc_timeout, settings.chain_id), settings.canvas)
+    ipfs = Replicas(settings.ipfs_api, settings.ipfs_timeout)
+    try:
+        return probe_token(canvas, ipfs, token_id, x, y, generation, settings.start_block)
+    finally:
+        ipfs.close()
 
 
 def write_token_age_map(settings, token_id: int, generation: int | None = None, channel: str = "age",

@@ -133,12 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     _key_options(buy, "buyer", env=False)
 
     age = commands.add_parser(
-        "age", help="write a token's pixel-age map (mutation memory) as a PNG",
+        "age", help="write a token's pixel-age map (mutation memory) as a PNG, or probe one pixel's age",
         description="Fetch the age layer of the token's latest committed generation (or --generation) from "
                     "IPFS, through the chain's commits and the metadata, and write it as a greyscale PNG: "
-                    "white is paint as old as the token, black was repainted by that generation's mutation.")
+                    "white is paint as old as the token, black was repainted by that generation's mutation. "
+                    "With --pixel X,Y, print the carbon-14 probe of that pixel instead: the generation and "
+                    "block that last painted it, how many times it was repainted, and the events that did.")
     age.add_argument("token", type=int)
     age.add_argument("--generation", type=int, help="a committed generation (default: the latest)")
+    age.add_argument("--pixel", type=_pixel, metavar="X,Y",
+                     help="probe one pixel (0,0 is the top-left corner) instead of writing the map")
+    age.add_argument("--json", action="store_true", help="with --pixel: print the probe's answer as JSON")
     age.add_argument("--channel", choices=("age", "count"), default="age",
                      help="age: generations since last repainted; count: times mutated (default %(default)s)")
     age.add_argument("--output", type=Path, help="PNG path (default OUT/age/token-N-gen-G.png)")
@@ -278,6 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_gpu_bench_arguments(gpu)
     return parser
+
+
+def _pixel(text: str) -> tuple[int, int]:
+    from .probe import parse_pixel
+
+    try:
+        return parse_pixel(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _counts(text: str) -> list[int]:
@@ -452,9 +466,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         pigment, tx = wallet.buy_colour(canvas, pools, account, args.token, args.hue, _wei(args.eth),
                                         slippage_bps=args.slippage_bps)
         print(f"bought {pigment / 10**18:,.4f} pigment of hue {args.hue} for token {args.token} (tx {tx})")
+    elif args.command == "age" and args.pixel is not None:
+        from .age import probe_pixel
+
+        answer = probe_pixel(settings, args.token, *args.pixel, generation=args.generation)
+        print(json.dumps(answer.to_dict(), indent=2) if args.json else answer.to_text())
     elif args.command == "age":
         from .age import write_token_age_map
 
+        if args.json:
+            raise ChaosError("--json goes with --pixel X,Y (the map itself is a PNG)")
         path = write_token_age_map(settings, args.token, args.generation, args.channel, args.output)
         print(f"pixel-age map written to {path}")
     elif args.command == "verify":
