@@ -8,6 +8,7 @@ import json
 import pytest
 
 from renderer import wallet
+from renderer.backends.diffusion import DiffusionBackend
 from renderer.backends.tiny_model import save_tiny_model
 from renderer.cli import main
 from renderer.daemon import open_daemon
@@ -39,6 +40,32 @@ def test_the_daemon_renders_with_a_local_diffusion_model(canvas, settings, ipfs_
     assert not failures(checks), failures(checks)
     assert (1, "mask") in {(c.generation, c.name) for c in checks}
     assert "rerender" not in {c.name for c in checks}
+
+
+def test_gpu_batch_draws_ready_mints_in_one_pipeline_call(canvas, settings, ipfs_node, tmp_path, monkeypatch):
+    model = save_tiny_model(tmp_path / "tiny-sd")
+    batched = settings.with_overrides(backend="diffusion", model_dir=model, device="cpu", steps=2, gpu_batch=2)
+    calls = []
+    create_batch = DiffusionBackend.create_batch
+
+    def counted(self, items):
+        calls.append({item.prompt for item in items})
+        return create_batch(self, items)
+
+    monkeypatch.setattr(DiffusionBackend, "create_batch", counted)
+    first, _ = wallet.mint(canvas, COLLECTOR, "a kite over the dunes")
+    second, _ = wallet.mint(canvas, SECOND, "a harbour at dusk")  # ready in the daemon's first pass
+    daemon = open_daemon(batched, RENDERER)
+    daemon.run(until=lambda: committed(daemon, first, 0)() and committed(daemon, second, 0)(), poll_interval=0.1,
+               timeout=120)
+    # Ready mints were drawn two per pipeline call (the module's canvas holds other tests' tokens too,
+    # which this daemon's fresh store renders again in the same pass).
+    assert max(len(call) for call in calls) == 2
+    assert {"a kite over the dunes", "a harbour at dusk"} <= set().union(*calls)
+    pinner = Pinner(ipfs_node.api_multiaddr)
+    for token_id in (first, second):
+        checks = verify_token(canvas, pinner, token_id)
+        assert not failures(checks), failures(checks)
 
 
 def test_a_missing_model_folder_stops_the_daemon_with_what_to_do(settings, tmp_path, capsys):
