@@ -7,7 +7,7 @@ same bytes. The steps of a generation:
 
     mint:      backend.create -> stress painter                      -> fresh age layer
     mutation:  backend.propose_mutation -> stress painter -> crash split -> memory blend over
-               the mask -> renderer.mask.apply_mask (exactly the mask changes) -> age layer advanced
+               the mask -> congestion glitch (renderer.congestion) -> renderer.mask.apply_mask (exactly the mask changes) -> age layer advanced
     recolour:  the parent graded toward the new palette -> crash split -> age layer carried
 
 Every kind draws with `renderer.colour.render_palette`: the minter's base palette pulled toward
@@ -25,12 +25,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .backends import Backend
+from .animation import next_animation
+from .backends import Backend, BackendError
 from .backends.base import Creation, Proposal
 from .chain import CanvasEvent
 from .backends.grade import tint
 from .cid import file_cid
 from .colour import RECOLOUR_STRENGTH, ColourInputs, channel_split, render_palette
+from .congestion import Congestion, glitch
 from .hashing import derive_key
 from .mask import apply_mask, changed_pixel_fraction, mask_digest, mutation_mask
 from .memory import FORMAT as AGE_FORMAT
@@ -65,6 +67,8 @@ class Parent:
     #: The parent's age layer (`renderer.memory`, format chaos-age/1). None only for a parent
     #: rendered before mutation memory existed: it is then read as never mutated.
     age_layer: bytes | None = None
+    #: The parent's animation (renderer.animation); None for a parent rendered before animations.
+    animation: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,9 @@ class Rendered:
     age_layer_cid: str = ""
     #: The phoenix reason ("temperature", "cuda-oom") when the render was degraded.
     phoenix: str | None = None
+    #: The evolution so far as an APNG (renderer.animation), pinned beside the image: animation_url.
+    animation: bytes = b""
+    animation_cid: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,9 @@ class RenderRequest:
     #: The worker's GPU reading for this job (None: telemetry absent).
     telemetry: Reading | None = None
     colour: ColourInputs | None = None
+    congestion: Congestion | None = None
+    #: The metadata's external_url (a link to the token's gallery page), or None.
+    external_url: str | None = None
 
 
 @dataclass(eq=False)
@@ -121,6 +131,8 @@ class _Draft:
     mask: np.ndarray | None = None
     #: A degraded mutation is proposed on the parent subsampled by `step`.
     step: int = 1
+    #: The base fee of the mutation's block and its glitch (renderer.congestion); None: none read.
+    congestion: Congestion | None = None
 
     @property
     def group_key(self) -> tuple | None:
@@ -136,7 +148,8 @@ class _Draft:
 
 
 def _prepare(event: CanvasEvent, origin: Origin, parent: Parent | None, backend: Backend, *, size: int,
-             telemetry: Reading | None, degrade: Degradation | None, colour: ColourInputs | None) -> _Draft:
+             telemetry: Reading | None, degrade: Degradation | None, colour: ColourInputs | None,
+             congestion: Congestion | None = None) -> _Draft:
     palette = render_palette(base_palette(origin.minter), colour)
     active = backend.degraded(degrade.steps_divisor) if degrade else backend
     prompt = degrade.prompt if degrade else origin.prompt
@@ -155,6 +168,7 @@ def _prepare(event: CanvasEvent, origin: Origin, parent: Parent | None, backend:
     height, width, _ = draft.previous.shape
     draft.entropy = bytes.fromhex(event.args["entropy"][2:])
     draft.mask = mutation_mask(draft.entropy, width, height)
+    draft.congestion = congestion
     if degrade is None:
         draft.work = Proposal(draft.previous, prompt, origin.seed, draft.entropy, palette, draft.mask)
     else:
@@ -180,12 +194,15 @@ def _draw(drafts: list[_Draft]) -> list[np.ndarray | None]:
         return [first.active.propose_mutation(work.parent, work.prompt, work.seed, work.entropy, work.palette,
                                               work.mask)]
     works = [d.work for d in drafts]
-    if isinstance(first.work, Creation):
-        return first.active.create_batch(works)
-    return first.active.propose_batch(works)
+    pictures = (first.active.create_batch(works) if isinstance(first.work, Creation)
+                else first.active.propose_batch(works))
+    if len(pictures) != len(works):
+        raise BackendError(f"backend {first.active.name} returned {len(pictures)} pictures for a batch of {len(works)}")
+    return pictures
 
 
-def _finish(draft: _Draft, picture: np.ndarray | None, *, chain_id: int, canvas: str) -> Rendered:
+def _finish(draft: _Draft, picture: np.ndarray | None, *, chain_id: int, canvas: str,
+            external_url: str | None = None) -> Rendered:
     event, origin, parent, degrade, colour = draft.event, draft.origin, draft.parent, draft.degrade, draft.colour
     crashed = len(colour.crashed_held) if colour else 0
     stress = paint_for(draft.reading.sample)
@@ -208,12 +225,16 @@ def _finish(draft: _Draft, picture: np.ndarray | None, *, chain_id: int, canvas:
             proposal = paint(proposal, stress, derive_key(origin.seed, draft.entropy, "strokes"))
             proposal = channel_split(proposal, crashed)
             proposal = blend(previous, proposal, draft.parent_layer, draft.mask, event.generation)
+            if draft.congestion is not None:
+                proposal = glitch(proposal, draft.mask, draft.entropy, draft.congestion.strength)
             image = apply_mask(previous, proposal, draft.mask)
             layer = draft.parent_layer.advance(draft.mask, event.generation)
             digest, mask_pixels = mask_digest(draft.mask), len(draft.mask)
         fraction = changed_pixel_fraction(previous, image)
     image_png = encode_png(np.ascontiguousarray(image))
     image_cid = file_cid(image_png)
+    animation = next_animation(image_png, parent.animation if parent else None, parent.image_png if parent else None)
+    animation_cid = file_cid(animation)
     age_layer = layer.encode()
     age_layer_cid = file_cid(age_layer)
     phoenix = {**degrade.to_provenance(), "requested_size": draft.size} if degrade else None
@@ -232,10 +253,12 @@ def _finish(draft: _Draft, picture: np.ndarray | None, *, chain_id: int, canvas:
                    "rule": "renderer.painter"},
         phoenix=phoenix,
         backend={"name": draft.backend.name, "settings": dict(draft.active.settings)},
-        colour=colour.to_provenance() if colour else None)
+        colour=colour.to_provenance() if colour else None,
+        congestion=draft.congestion.to_provenance() if draft.congestion else None,
+        animation_cid=animation_cid, external_url=external_url)
     metadata = encode_metadata(document)
     return Rendered(image_png, image_cid, metadata, file_cid(metadata), fraction, age_layer, age_layer_cid,
-                    degrade.reason if degrade else None)
+                    degrade.reason if degrade else None, animation, animation_cid)
 
 
 def _parent_layer(parent: Parent, previous: np.ndarray, event: CanvasEvent) -> AgeLayer:
@@ -260,9 +283,11 @@ def _recolour(previous: np.ndarray, palette, colour: ColourInputs | None) -> np.
 
 def render(event: CanvasEvent, origin: Origin, parent: Parent | None, backend: Backend, *,
            chain_id: int, canvas: str, size: int, telemetry: Reading | None = None,
-           degrade: Degradation | None = None, colour: ColourInputs | None = None) -> Rendered:
-    draft = _prepare(event, origin, parent, backend, size=size, telemetry=telemetry, degrade=degrade, colour=colour)
-    return _finish(draft, _draw([draft])[0], chain_id=chain_id, canvas=canvas)
+           degrade: Degradation | None = None, colour: ColourInputs | None = None,
+           congestion: Congestion | None = None, external_url: str | None = None) -> Rendered:
+    draft = _prepare(event, origin, parent, backend, size=size, telemetry=telemetry, degrade=degrade, colour=colour,
+                     congestion=congestion)
+    return _finish(draft, _draw([draft])[0], chain_id=chain_id, canvas=canvas, external_url=external_url)
 
 
 # ------------------------------------------------------------------------------- batches
@@ -315,7 +340,7 @@ def _render_jobs(jobs: list[_Job], backend: Backend, policy: PhoenixPolicy, resu
         try:
             prepared.append((job, _prepare(request.event, request.origin, request.parent, backend, size=request.size,
                                            telemetry=request.telemetry, degrade=job.degrade,
-                                           colour=request.colour)))
+                                           colour=request.colour, congestion=request.congestion)))
         except Exception as exc:
             results[job.index] = exc
     for group in _groups(prepared, backend.capabilities.max_batch):
@@ -360,7 +385,7 @@ def _render_group(group: list[tuple[_Job, _Draft]], backend: Backend, policy: Ph
         for (item, draft), picture in zip(group, pictures):
             try:
                 results[item.index] = _finish(draft, picture, chain_id=item.request.chain_id,
-                                              canvas=item.request.canvas)
+                                              canvas=item.request.canvas, external_url=item.request.external_url)
             except Exception as exc:
                 results[item.index] = exc
         return
@@ -385,7 +410,7 @@ def _render_group(group: list[tuple[_Job, _Draft]], backend: Backend, policy: Ph
 
 def recorded_inputs(provenance: dict) -> dict:
     """The keyword inputs of `render` that a metadata file records beyond the chain's events:
-    telemetry, degrade, size and colour inputs. `render(event, origin, parent, backend, chain_id=..., canvas=...,
+    telemetry, degrade, size, colour inputs and congestion. `render(event, origin, parent, backend, chain_id=..., canvas=...,
     **recorded_inputs(provenance))` repeats the render (the parent's age layer comes from the
     parent's files, or from `renderer.memory.replay_layer` and the chain)."""
     phoenix = provenance.get("phoenix")
@@ -393,4 +418,5 @@ def recorded_inputs(provenance: dict) -> dict:
     size = phoenix["requested_size"] if phoenix else image.get("width", 256)
     return {"telemetry": Reading.from_provenance(provenance.get("telemetry")),
             "degrade": Degradation.from_provenance(phoenix), "size": size,
-            "colour": ColourInputs.from_provenance(provenance.get("colour"))}
+            "colour": ColourInputs.from_provenance(provenance.get("colour")),
+            "congestion": Congestion.from_provenance(provenance.get("congestion"))}
