@@ -11,6 +11,8 @@ The model, deliberately simple so anyone can check a posted forecast from its sa
 3. A signal whose fitted value at "now" is already over its limit forecasts "now"; a rising one
    forecasts the time its line crosses the limit; a flat or falling one forecasts nothing.
    The forecast is the earliest of these, if within `horizon_s` (default a day); else none (0).
+   It never points less than MIN_LEAD_S (a minute) ahead: a post takes blocks to land, and the
+   contract refuses a forecast already in the past.
 4. Confidence (basis points) = R^2 of the deciding fit (how well a line explains its samples)
    x coverage (samples used / N). With no collapse foreseen it is the coverage alone.
 5. The sample digest is keccak-256 of the samples fitted, one compact JSON object per line
@@ -25,6 +27,7 @@ or the confidence moved by 10 points or more), and never before the contract's `
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -37,6 +40,8 @@ from . import transactions
 from .errors import ChaosError
 from .telemetry import Reading
 
+log = logging.getLogger("chaos.oracle")
+
 DEFAULT_WINDOW = 12
 DEFAULT_PERIOD_S = 60
 DEFAULT_MEMORY_LIMIT = 0.95
@@ -48,6 +53,8 @@ MIN_SHIFT_S = 300
 MIN_SHIFT_SHARE = 0.10
 #: ... or the confidence moved by at least this many basis points.
 MIN_CONFIDENCE_SHIFT = 1_000
+#: The nearest a forecast points: "already over" and "in 10 s" become "within the minute".
+MIN_LEAD_S = 60
 
 
 def oracle_abi() -> list[dict]:
@@ -161,7 +168,7 @@ def forecast(readings: list[Reading], now: int, *, max_temperature_c: float = 85
     crossing = [f for f in fits if f.crosses_in_s is not None and f.crosses_in_s <= horizon_s]
     if crossing:
         deciding = min(crossing, key=lambda f: f.crosses_in_s)
-        expected_at = now + max(1, round(deciding.crosses_in_s))  # "now" is already past by the time it lands
+        expected_at = now + max(MIN_LEAD_S, round(deciding.crosses_in_s))
         confidence = round(MAX_CONFIDENCE * deciding.r_squared * coverage)
         deciding_name = deciding.signal
     else:
@@ -303,3 +310,55 @@ def explain(f: Forecast, on_chain: OnChain | None = None, oracle_address: str | 
                          f"posted at {on_chain.posted_at}, digest 0x{on_chain.sample_digest.hex()}; "
                          f"next post allowed at {on_chain.next_post_at}")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------ daemon
+
+
+class OracleReporter:
+    """The daemon's thermal-oracle stage: keeps the last `window` samples of its own telemetry source
+    (never the renders' one: sampling it would shift which replayed sample each render gets), and at
+    most once per `period_s` fits a forecast and posts it when it changed meaningfully.
+
+    NVML is sampled once per `period_s`, so the first forecast comes after two periods; a replayed
+    trace is read whole at once (its tail is the window) and forecast on the first pass."""
+
+    def __init__(self, w3: Web3, oracle, account: LocalAccount, source, *, max_temperature_c: float = 85,
+                 memory_limit: float = DEFAULT_MEMORY_LIMIT, period_s: int = DEFAULT_PERIOD_S,
+                 window: int = DEFAULT_WINDOW, horizon_s: int = DEFAULT_HORIZON_S, clock=time.monotonic):
+        from collections import deque
+
+        self.w3, self.oracle, self.account, self.source = w3, oracle, account, source
+        self.options = {"max_temperature_c": max_temperature_c, "memory_limit": memory_limit, "period_s": period_s,
+                        "window": window, "horizon_s": horizon_s}
+        self.period_s = period_s
+        self.clock = clock
+        self.readings: deque[Reading] = deque(maxlen=window)
+        self._next_sample = self._next_fit = float("-inf")
+        if getattr(source, "samples", None) is not None:
+            self.readings.extend(replay_tail(source, window))
+            self._next_sample = float("inf")
+        self.last: Forecast | None = None
+
+    def report(self) -> int:
+        """One pass: sample if due, forecast and post if due; returns 1 when a forecast was posted."""
+        now = self.clock()
+        if now >= self._next_sample:
+            self.readings.append(self.source.sample())
+            self._next_sample = now + self.period_s
+        if len(self.readings) < 2 or now < self._next_fit:
+            return 0
+        self._next_fit = now + self.period_s
+        chain_now = self.w3.eth.get_block("latest")["timestamp"]
+        self.last = forecast(list(self.readings), chain_now, **self.options)
+        try:
+            tx, reason = post_if_changed(self.w3, self.oracle, self.account, self.last)
+        except ChaosError as exc:  # a reverted or unsent post: tried again next period
+            log.warning("oracle: forecast not posted: %s", exc)
+            return 0
+        if tx:
+            log.info("oracle: posted forecast %s (confidence %d bps) from %s (tx %s)", self.last.expected_at or "none",
+                     self.last.confidence, self.last.source, tx, extra={"event": "oracle-posted", "tx": tx})
+            return 1
+        log.debug("oracle: forecast kept off chain: %s", reason)
+        return 0

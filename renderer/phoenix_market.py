@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
+from web3.exceptions import Web3Exception
 from web3.logs import DISCARD
 
 from . import transactions
+from .errors import ChaosError
 
 log = logging.getLogger("chaos.phoenix")
 
@@ -102,8 +104,13 @@ class PhoenixMarket:
                     continue
                 sale = frame_sale(job, self.store.job(job.token_id, job.generation - 1) if job.generation else None)
                 if sale is not None:
-                    opened += open_frame_auction(self.auction, self.account, sale)[1]
-                self._seen.add(job.key)  # after the call: a failed opening is tried again next pass
+                    try:
+                        opened += open_frame_auction(self.auction, self.account, sale)[1]
+                    except (ChaosError, Web3Exception) as exc:  # tried again next pass; rendering goes on
+                        log.warning("phoenix: the auction of token %d generation %d did not open: %s",
+                                    sale.token_id, sale.generation, exc)
+                        continue
+                self._seen.add(job.key)
         return opened
 
 

@@ -175,9 +175,37 @@ def test_the_oracle_posts_a_replayed_forecast_and_explains_it(deployment, settin
     oracle = open_oracle(Web3(Web3.HTTPProvider(settings.rpc_url)), deployment["oracle"])
     on_chain = read_on_chain(oracle)
     assert "0x" + on_chain.sample_digest.hex() == shown["sample_digest"]
-    # 60..82 C, +2 C a minute: the line reaches 85 C 1.5 minutes after the last sample.
-    assert on_chain.expected_at - on_chain.posted_at in range(85, 95)
+    # 60..82 C, +2 C a minute: the line reaches 85 C 90 s after the last sample, "now" when the forecast
+    # was fitted (the latest block then); the post lands in a later block, a few seconds on.
+    assert on_chain.expected_at - on_chain.posted_at in range(60, 90)
     assert on_chain.confidence == shown["confidence_bps"] == 10_000
 
     assert main([*args, "--post", "--key", ANVIL_KEYS["renderer"]]) == 0
     assert "not posted: the oracle takes one post per interval" in capsys.readouterr().out
+
+
+def test_the_daemons_oracle_stage_posts_from_its_own_replay(canvas, deployment, settings, tmp_path, monkeypatch):
+    from renderer.phoenix_stages import phoenix_reports
+
+    trace = tmp_path / "cooling.jsonl"
+    trace.write_text("".join(json.dumps({"temperature_c": 80 - i}) + "\n" for i in range(12)))
+    monkeypatch.setenv("CHAOS_ORACLE", deployment["oracle"])
+    monkeypatch.delenv("CHAOS_AUCTION", raising=False)
+    oracle = open_oracle(canvas.w3, deployment["oracle"])
+    before = read_on_chain(oracle)
+    (report,) = phoenix_reports(settings.with_overrides(telemetry_replay=trace), canvas.w3, RENDERER, store=None)
+    posted = report()
+    after = read_on_chain(oracle)
+    if before.next_post_at and after.posted_at == before.posted_at:
+        # The oracle test above posted less than an interval ago on this module's chain: wait it out.
+        _jump(canvas.w3, before.next_post_at - before.posted_at)
+        (report,) = phoenix_reports(settings.with_overrides(telemetry_replay=trace), canvas.w3, RENDERER, store=None)
+        posted = report()
+        after = read_on_chain(oracle)
+    assert posted == 1 and after.posted_at > before.posted_at
+    assert after.expected_at == 0 and after.confidence == 10_000  # cooling: no collapse foreseen, a full window
+    assert report() == 0  # at most one fit per period
+    monkeypatch.setenv("CHAOS_ORACLE", "")
+    assert phoenix_reports(settings, canvas.w3, SECOND, store=None) == []  # nothing configured: no stage
+    monkeypatch.setenv("CHAOS_ORACLE", deployment["oracle"])
+    assert phoenix_reports(settings, canvas.w3, SECOND, store=None) == []  # no ORACLE_ROLE: no stage

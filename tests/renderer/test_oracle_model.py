@@ -43,9 +43,9 @@ def test_a_warming_trace_forecasts_the_crossing_of_the_phoenix_threshold():
 def test_memory_can_decide_and_already_over_means_now():
     warm = readings([70] * 6, [int((60 + 5 * i) * GB) for i in range(6)])  # 75%..100% of 80 GB by 5 GB/min
     f = forecast(warm, NOW, memory_limit=0.95, period_s=60, window=6)
-    assert f.deciding == "memory" and NOW < f.expected_at < NOW + 60
+    assert f.deciding == "memory" and f.expected_at == NOW + 60  # already over: within the minute
     hot = forecast(readings([97, 97, 97]), NOW, window=3)
-    assert hot.expected_at == NOW + 1 and hot.fits[0].crosses_in_s == 0
+    assert hot.expected_at == NOW + 60 and hot.fits[0].crosses_in_s == 0
 
 
 def test_cooling_or_far_off_trends_foresee_nothing_and_confidence_follows_coverage():
