@@ -300,8 +300,8 @@ class DiffusionBackend:
 
 
 def _generators(keys: list[bytes]):
-    """One seeded generator per item; a single one (not a list of one) for a batch of one, so a
-    lone render calls the pipeline exactly as before batching existed."""
+    """One seeded generator per item (diffusers draws each item's starting noise from its own, so an
+    item's noise does not depend on its batch); a lone generator, not a list of one, for one item."""
     generators = [_seed_generator(key) for key in keys]
     return generators[0] if len(generators) == 1 else generators
 
