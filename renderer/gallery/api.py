@@ -6,6 +6,12 @@ generations through `provenance.load_history` and `history.chain_history_rows`
 `verify.Verifier` (the verdict `chaos verify` prints), IPFS through `CidCache`. Bytes named
 by a CID never change, so they are kept in memory; owners, generations and
 prices are read afresh on every request.
+
+The carbon-14 probe (`probe`) answers a click on a pixel from the token's history as the token's
+page last loaded it (renderer.probe over its pinned age layers): a click reads nothing from the chain
+unless it asks about a generation that history does not hold yet, which reloads it once.
+Sealed layers are read with the token (`sealOf`, and the reveal generations among its events);
+`observe_request` gives the EIP-712 typed data a holder's browser wallet signs to observe the token.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from ..cid import file_cid
 from ..errors import IpfsUnavailable
 from ..history import chain_history_rows
 from ..memory import age_png
+from ..probe import OutsideImage, ProbeCache, ProbeError, TokenAges
 from ..provenance import load_history
 from ..verify import Verifier
 from . import pools as colour_pools
@@ -36,6 +43,16 @@ NO_POOLS = "no colour pools on this canvas"
 MAX_PAGE = 10**6
 MAX_PER_PAGE = 200
 MAX_TOKEN_ID = 2**256 - 1
+#: The largest pixel coordinate a URL may name before the image's own size is known.
+MAX_COORDINATE = 2**32 - 1
+#: The observer protocol's EIP-712 type (ISSUE13 interface): what the holder's wallet signs.
+OBSERVE_TYPES = {
+    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+    "Observe": [{"name": "tokenId", "type": "uint256"}, {"name": "generation", "type": "uint64"}],
+}
+OBSERVE_SIGNATURE = "observe(uint256,bytes)"
+NO_OBSERVE = "this canvas has no observe(): it was deployed before the observer protocol"
 
 
 class BadRequest(ValueError):
@@ -129,6 +146,13 @@ class Gallery:
         self._price_points: dict = {}
         self._chain = threading.RLock()  # one web3 session, used by one request at a time
         self._static_config: dict | None = None
+        self._ages: dict[int, TokenAges] = {}  # the probe over each token's history, as its page last loaded it
+        self._probe_cache = ProbeCache()
+        self._domain: dict | None = None
+
+    def _has(self, name: str) -> bool:
+        """Whether the canvas's ABI has the function `name` (a canvas deployed before a feature lacks it)."""
+        return any(f.get("type") == "function" and f.get("name") == name for f in self.canvas.contract.abi)
 
     # ------------------------------------------------------------------ config
 
@@ -148,6 +172,8 @@ class Gallery:
                         self.canvas.contract.get_function_by_name("mint").abi).hex(),
                     "minted_topic": self.canvas.contract.events.Minted().topic,
                     "pools": self.pools_address,
+                    "observe_selector": "0x" + Web3.keccak(text=OBSERVE_SIGNATURE)[:4].hex()
+                    if self._has("observe") else None,
                 }
             return {**self._static_config, "total_minted": functions.totalMinted().call()}
 
@@ -208,6 +234,8 @@ class Gallery:
                 current = self.canvas.contract.functions.generationOf(token_id).call()
             except ContractLogicError:  # burnt
                 current = max(history.events)
+            seal = self._seal(token_id, history)
+        self._ages[token_id] = TokenAges(history, self._probe_cache)
         key = (token_id, tuple(r.metadata_cid for r in history.records),
                tuple((g, e.tx_hash) for g, e in sorted(history.events.items())))
         rows = self._rows.get(key)
@@ -220,9 +248,14 @@ class Gallery:
         for row, record in zip(rows, history.records):
             layer = (record.provenance.get("memory") or {}).get("age_layer")
             age = {"cid": layer["cid"], "format": layer.get("format")} if isinstance(layer, dict) and layer.get("cid") else None
+            event = history.events.get(record.generation)
+            args = event.args if event is not None else {}
             generation = {**row, "kind": row["kind"] or record.provenance.get("kind"),
                           "owner": row["owner"] or previous_owner, "age": age,
-                          "trust": trust.get(record.generation)}
+                          "trust": trust.get(record.generation),
+                          "tx": event.tx_hash if event is not None else None,
+                          # What an observation or a reveal added: who observed, what layer was revealed.
+                          "observer": args.get("observer"), "layer_prompt": args.get("layer_prompt")}
             previous_owner = generation["owner"]
             self._known.update(c for c in (record.metadata_cid, record.image_cid, age and age["cid"]) if c)
             generations.append(generation)
@@ -233,8 +266,85 @@ class Gallery:
                 "name": (history.records[-1].metadata or {}).get("name") if history.records else None,
                 "generations": generations,
                 "pending": list(range(max(rendered, default=-1) + 1, current + 1)),  # on-chain, not rendered yet
+                "seal": seal,
                 "problems": [{"generation": g, "check": check, "detail": detail}
                              for g, check, detail in history.problems]}
+
+    def _seal(self, token_id: int, history) -> dict | None:
+        """The token's sealed layer: its commitment and unlock time (sealOf), whether the chain's time has
+        passed it, and every reveal among its events with the layer prompt it revealed. None when the canvas
+        has no sealed layers, or the token never had one."""
+        reveals = [{"generation": e.generation, "layer_prompt": e.args.get("layer_prompt"), "block": e.block_number,
+                    "tx": e.tx_hash} for g, e in sorted(history.events.items()) if e.kind == "reveal"]
+        if not self._has("sealOf"):
+            return {"commitment": None, "unlock_at": None, "sealed": False, "reveals": reveals} if reveals else None
+        try:
+            commitment, unlock_at, revealed = self.canvas.contract.functions.sealOf(token_id).call()
+        except ContractLogicError:  # burnt
+            commitment, unlock_at, revealed = bytes(32), 0, False
+        pending = any(commitment) and not revealed
+        if not pending and not reveals:
+            return None
+        now = self.canvas.w3.eth.get_block("latest")["timestamp"]
+        return {"commitment": "0x" + bytes(commitment).hex() if any(commitment) else None,
+                "unlock_at": unlock_at if any(commitment) else None, "sealed": pending,
+                "unlockable": pending and now >= unlock_at, "chain_time": now, "reveals": reveals}
+
+    # ------------------------------------------------------------------ the carbon-14 probe
+
+    def probe(self, token_id: int, x: int, y: int, generation: int | None = None) -> dict:
+        """The probe's answer for pixel (x, y) of `generation` (default: the latest rendered one).
+        BadRequest for a pixel outside the image (naming its size); LookupError for a token or
+        generation there is no render of."""
+        ages = self._ages.get(token_id)
+        if ages is None or (generation is not None and ages.history.record(generation) is None):
+            with self._chain:  # the one chain read: this token's history, then kept for the next clicks
+                history = load_history(self.canvas, self.ipfs, token_id, self.from_block)
+            ages = self._ages[token_id] = TokenAges(history, self._probe_cache)
+        if generation is not None and ages.history.record(generation) is None:
+            have = ", ".join(str(r.generation) for r in ages.history.records) or "none yet"
+            raise LookupError(f"generation {generation} of token {token_id} has no render (rendered: {have})")
+        try:
+            return ages.probe(x, y, generation).to_dict()
+        except OutsideImage as exc:
+            raise BadRequest(str(exc)) from None
+        except ProbeError as exc:
+            raise LookupError(str(exc)) from None
+
+    # ------------------------------------------------------------------ observe
+
+    def observe_request(self, token_id: int) -> dict:
+        """What a holder's browser wallet signs to observe the token now (eth_signTypedData_v4): the typed
+        data of Observe(tokenId, generation) at the token's current generation, with its owner and the
+        canvas's own digest of it. LookupError for a canvas without observe() or a token that has no owner."""
+        if not self._has("observe"):
+            raise LookupError(NO_OBSERVE)
+        functions = self.canvas.contract.functions
+        with self._chain:
+            owner = self.canvas.owner_of(token_id)
+            if owner is None:
+                raise LookupError(f"token {token_id} has no owner (never minted, or burnt): no one can observe it")
+            generation = functions.generationOf(token_id).call()
+            digest = functions.observeDigest(token_id, generation).call() if self._has("observeDigest") else None
+            domain = self._eip712_domain()
+        return {"token_id": token_id, "owner": owner, "generation": generation,
+                "digest": "0x" + bytes(digest).hex() if digest is not None else None,
+                "typed_data": {"types": OBSERVE_TYPES, "primaryType": "Observe", "domain": domain,
+                               # uint256 as a decimal string: JSON numbers lose precision past 2**53
+                               "message": {"tokenId": str(token_id), "generation": generation}}}
+
+    def _eip712_domain(self) -> dict:
+        """The canvas's EIP-712 domain: read from eip712Domain() (ERC-5267) when it has one, else the
+        documented {name "Chaos Canvas", version "1", chainId, verifyingContract}."""
+        if self._domain is None:
+            if self._has("eip712Domain"):
+                _, name, version, chain_id, contract, _, _ = self.canvas.contract.functions.eip712Domain().call()
+                self._domain = {"name": name, "version": version, "chainId": chain_id,
+                                "verifyingContract": Web3.to_checksum_address(contract)}
+            else:
+                self._domain = {"name": "Chaos Canvas", "version": "1", "chainId": self.canvas.chain_id,
+                                "verifyingContract": self.canvas.address}
+        return self._domain
 
     def _trust(self, history) -> dict[int, dict]:
         """Each reached generation's badge: renderer.verify's verdict (verified, not checkable, forged with

@@ -5,7 +5,13 @@ Routes (GET and HEAD only; anything else is 405):
     /api/config                 chain id, canvas, mint price (wei), max prompt bytes, mint(string) selector
     /api/tokens?page=N          the grid, newest first (owner, generation, latest image CID)
     /api/tokens/<id>            a token's generations (the rows `chaos history` prints) with images,
-                                age layer, palette and trust badge (renderer.verify's verdict)
+                                age layer, palette and trust badge (renderer.verify's verdict), and its
+                                sealed layer (sealed until when, or revealed with which layer prompt)
+    /api/tokens/<id>/probe?x=X&y=Y[&generation=G]
+                                the carbon-14 probe of one pixel (renderer.probe): born when, repainted
+                                how often, by which events; a pixel outside the image is a 400 naming its size
+    /api/tokens/<id>/observe    the EIP-712 typed data the holder's wallet signs to observe the token now
+                                (the page's wallet then sends observe(tokenId, signature) itself)
     /api/pools                  colour-pool prices now and after each trade, or "no colour pools"
     /api/auctions               Last Frame auctions: open ones with their windows, settled ones (gallery/auctions.py)
     /ipfs/<cid>                 bytes of a CID one of the canvas's tokens names (PNG or JSON), cached;
@@ -20,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +38,8 @@ from web3.exceptions import Web3Exception
 
 from ..errors import ChaosError
 from ..pools import find_pools, open_pools
-from .api import MAX_PAGE, MAX_PER_PAGE, MAX_TOKEN_ID, BadRequest, Gallery, parse_cid, parse_whole
+from .api import (MAX_COORDINATE, MAX_PAGE, MAX_PER_PAGE, MAX_TOKEN_ID, BadRequest, Gallery, parse_cid,
+                  parse_whole)
 
 log = logging.getLogger("chaos.gallery")
 
@@ -40,6 +48,9 @@ STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
           "/app.js": ("app.js", "text/javascript; charset=utf-8"),
           "/style.css": ("style.css", "text/css; charset=utf-8"),
           "/auctions.js": ("auctions.js", "text/javascript; charset=utf-8")}
+#: /api/tokens/<id>/<what>: a question about one token beyond its page.
+TOKEN_ACTION = re.compile(r"^/api/tokens/([^/]*)/(probe|observe)$")
+MAX_GENERATION = 2**64 - 1
 #: The page loads nothing from elsewhere: no CDN, no fonts, no gateway. A browser wallet talks to its
 #: own node from its own context, so the page itself only ever connects to this server.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -96,6 +107,17 @@ class Handler(BaseHTTPRequestHandler):
                 page = parse_whole("page", query.get("page", ["0"])[0], 0, MAX_PAGE, "?page=2")
                 per_page = parse_whole("per_page", query.get("per_page", ["48"])[0], 1, MAX_PER_PAGE, "?per_page=48")
                 self._json(gallery.tokens(page, per_page))
+            elif match := TOKEN_ACTION.match(path):
+                token_id = parse_whole("the token id", match[1], 0, MAX_TOKEN_ID, f"/api/tokens/1/{match[2]}")
+                if match[2] == "probe":
+                    x = parse_whole("x", query.get("x", [None])[0], 0, MAX_COORDINATE, "?x=12&y=40")
+                    y = parse_whole("y", query.get("y", [None])[0], 0, MAX_COORDINATE, "?x=12&y=40")
+                    generation = query.get("generation", [None])[0]
+                    if generation is not None:
+                        generation = parse_whole("generation", generation, 0, MAX_GENERATION, "&generation=3")
+                    self._json(gallery.probe(token_id, x, y, generation))
+                else:
+                    self._json(gallery.observe_request(token_id))
             elif path.startswith("/api/tokens/"):
                 token_id = parse_whole("the token id", path.removeprefix("/api/tokens/"), 0, MAX_TOKEN_ID,
                                        "/api/tokens/1")

@@ -1,18 +1,31 @@
 // Drives the gallery in Debian's headless Chromium through playwright-core (no browser download).
 // Called by tests/e2e/test_gallery.py with one JSON argument:
 //   {gallery, anvil, account, prompt, out, chromium, tokens: [{id, generations}], pools,
-//    forged: {id, generation}}
+//    forged: {id, generation}, probe: {id, generation, x, y}}                       (the tour), or
+//   {mode: "sealed-observe", gallery, anvil, account, out, chromium, sealed: {id, layer_prompt},
+//    observed: {id}, not_held: {id}}                       (a sealed layer and the observer protocol)
 // Prints one JSON summary line on stdout (the test asserts on it); exits non-zero on a failed step.
+// When it needs the test to act on the chain (a time jump and a reveal, a render), it prints
+// {"ask": NAME} on a line of its own and waits for the test's answer line on stdin.
 "use strict";
 
 const fs = require("fs");
 const path = require("path");
+const readline = require("readline");
 const { chromium } = require("playwright-core");
 
 const options = JSON.parse(process.argv[2]);
 const summary = { steps: [], console_errors: [], page_errors: [] };
 const NO_WALLET = "No browser wallet found: install one (e.g. a wallet extension) to mint from this page; "
   + "or use `chaos mint`.";
+
+let answers = null;
+async function ask(name) {
+  if (!answers) answers = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  console.log(JSON.stringify({ ask: name }));
+  const { value, done } = await answers.next();
+  if (done || value.trim() !== "ok") throw new Error(`the test did not answer ${name}: ${done ? "stdin closed" : value}`);
+}
 
 function check(condition, message) {
   if (!condition) throw new Error(`check failed: ${message}`);
@@ -41,15 +54,130 @@ async function shot(page, name) {
   return file;
 }
 
-async function main() {
+// A browser context with an injected EIP-1193 wallet. The provider lives in the page; its requests go out
+// through a binding, from Node, to Anvil (which signs for its unlocked dev accounts, typed data included):
+// like a wallet extension, which talks to its node from its own context, not the page's.
+async function withWallet(browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  let rpcId = 0;
+  const requests = [];
+  await context.exposeBinding("__anvilRequest", async (_source, method, params) => {
+    requests.push(method);
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return { result: [options.account] };
+    const response = await fetch(options.anvil, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method, params: params || [] }),
+    });
+    return response.json();
+  });
+  await context.addInitScript(() => {
+    window.ethereum = {
+      isTestWallet: true,
+      async request({ method, params }) {
+        const answer = await window.__anvilRequest(method, params);
+        if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.code });
+        return answer.result;
+      },
+      on() {},
+      removeListener() {},
+    };
+  });
+  return { context, requests };
+}
+
+async function launch() {
   fs.mkdirSync(options.out, { recursive: true });
-  const browser = await chromium.launch({
+  return chromium.launch({
     executablePath: options.chromium,
     headless: true,
     // playwright gives every launch a new, empty profile directory of its own.
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+}
+
+// A sealed layer before and after its reveal, and the observer protocol through the injected wallet.
+async function sealedAndObserve() {
+  const browser = await launch();
+  summary.screenshots = [];
+  try {
+    const plain = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await plain.newPage();
+    watch(page);
+    const sealedHash = `#/token/${options.sealed.id}`;
+    const sealState = () => page.evaluate(() => {
+      const seal = document.getElementById("seal");
+      return {
+        state: seal?.dataset.state ?? null,
+        unlock_at: seal?.dataset.unlockAt ? Number(seal.dataset.unlockAt) : null,
+        status: document.getElementById("seal-status")?.textContent ?? null,
+        revealed: [...document.querySelectorAll(".seal-revealed")].map((p) => p.textContent),
+        kind: document.getElementById("gen-kind").textContent,
+        layer: document.getElementById("gen-layer")?.textContent ?? null,
+        generation: document.getElementById("gen-number").textContent,
+      };
+    });
+    await page.goto(`${options.gallery}/${sealedHash}`);
+    await ready(page, sealedHash);
+    const before = await sealState();
+    check(before.state === "sealed", "the sealed layer shows as sealed");
+    summary.screenshots.push(await shot(page, "sealed.png"));
+    summary.steps.push("sealed");
+
+    await ask("reveal");  // the test jumps the chain's clock past the unlock time, reveals, and renders
+    await page.reload();
+    await ready(page, sealedHash);
+    const after = await sealState();
+    check(after.state === "revealed", "after its reveal the layer shows as revealed");
+    summary.sealed = { before, after };
+    summary.screenshots.push(await shot(page, "revealed.png"));
+    summary.steps.push("revealed");
+    await plain.close();
+
+    const { context, requests } = await withWallet(browser);
+    const walletPage = await context.newPage();
+    watch(walletPage);
+    // A token the wallet does not hold: the page refuses before anything is signed.
+    await walletPage.goto(`${options.gallery}/#/token/${options.not_held.id}`);
+    await ready(walletPage, `#/token/${options.not_held.id}`);
+    await walletPage.click("#observe-button");
+    await walletPage.waitForSelector("#observe-error", { timeout: 30000 });
+    summary.not_held = { error: await walletPage.textContent("#observe-error"), requests: [...requests] };
+
+    const observedHash = `#/token/${options.observed.id}`;
+    await walletPage.goto(`${options.gallery}/${observedHash}`);
+    await ready(walletPage, observedHash);
+    await walletPage.click("#observe-button");
+    await walletPage.waitForSelector("#observe-line[data-generation]", { timeout: 60000 });
+    summary.observe = {
+      signature: await walletPage.textContent("#observe-signature"),
+      tx_hash: await walletPage.textContent("#observe-tx"),
+      line: await walletPage.textContent("#observe-line"),
+      generation: Number(await walletPage.getAttribute("#observe-line", "data-generation")),
+    };
+    summary.screenshots.push(await shot(walletPage, "observe.png"));
+    await ask("observed");  // the test lets the daemon render the observation generation
+    await walletPage.reload();
+    await ready(walletPage, observedHash);
+    summary.observed = await walletPage.evaluate(() => ({
+      generation: document.getElementById("gen-number").textContent,
+      kind: document.getElementById("gen-kind").textContent,
+      observer: document.getElementById("gen-observer")?.textContent ?? null,
+      badge: document.getElementById("trust-badge").dataset.status,
+    }));
+    summary.observe.requests = requests;
+    summary.screenshots.push(await shot(walletPage, "observed.png"));
+    summary.steps.push("observe");
+    await context.close();
+  } finally {
+    await browser.close();
+  }
+}
+
+async function main() {
+  if (options.mode === "sealed-observe") return sealedAndObserve();
+  const browser = await launch();
   try {
     // ---------------------------------------------------------------- no wallet
     const plain = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -118,6 +246,44 @@ async function main() {
     summary.age = { latest: latestAge, first: firstAge };
     summary.steps.push("age");
 
+    // The carbon-14 probe: click one pixel of the shown generation, read the panel; scrubbing to
+    // generation 0 asks again about the same pixel there.
+    if (options.probe) {
+      const target = options.probe;
+      await page.fill("#scrubber", String(target.generation));
+      await page.waitForFunction((g) => document.getElementById("gen-number").textContent === String(g), target.generation);
+      await imagesLoaded(page, "#gen-image");
+      const box = await page.$eval("#gen-image", (img) => {
+        const r = img.getBoundingClientRect();
+        return { w: r.width, h: r.height, nw: img.naturalWidth, nh: img.naturalHeight };
+      });
+      await page.click("#gen-image", { position: { x: (target.x + 0.5) * box.w / box.nw, y: (target.y + 0.5) * box.h / box.nh } });
+      const probeState = async (generation) => {
+        await page.waitForFunction((g) => {
+          const panel = document.getElementById("probe-panel");
+          return panel.dataset.state === "ready" && panel.dataset.generation === String(g);
+        }, generation, { timeout: 30000 });
+        return page.evaluate(() => {
+          const panel = document.getElementById("probe-panel");
+          return {
+            visible: panel.checkVisibility(),
+            marker_visible: document.getElementById("probe-marker").checkVisibility(),
+            x: Number(panel.dataset.x), y: Number(panel.dataset.y), generation: Number(panel.dataset.generation),
+            born: Number(panel.dataset.born), repaints: Number(panel.dataset.repaints), age: Number(panel.dataset.age),
+            summary: document.getElementById("probe-summary").textContent,
+            events: [...document.querySelectorAll("#probe-events li")].map((li) => [Number(li.dataset.generation), li.dataset.kind]),
+          };
+        });
+      };
+      const at = await probeState(target.generation);
+      summary.screenshots.push(await shot(page, "probe.png"));
+      await page.fill("#scrubber", "0");
+      const atMint = await probeState(0);
+      check(at.visible && at.marker_visible && at.x === target.x && at.y === target.y, "the probe panel shows the clicked pixel");
+      summary.probe = { at, mint: atMint };
+      summary.steps.push("probe");
+    }
+
     // Trust badges: one per generation in the strip, and the selected generation's in full.
     const trustState = () => page.evaluate(() => ({
       strip: [...document.querySelectorAll("#trust-strip .trust-dot")].map((d) => [Number(d.dataset.generation), d.dataset.status]),
@@ -151,33 +317,7 @@ async function main() {
     await plain.close();
 
     // ---------------------------------------------------------------- an EIP-1193 wallet
-    // The provider lives in the page; its requests go out through a binding, from Node, to Anvil:
-    // like a wallet extension, which talks to its node from its own context, not the page's.
-    const walletContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    let rpcId = 0;
-    const requests = [];
-    await walletContext.exposeBinding("__anvilRequest", async (_source, method, params) => {
-      requests.push(method);
-      if (method === "eth_requestAccounts" || method === "eth_accounts") return { result: [options.account] };
-      const response = await fetch(options.anvil, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: ++rpcId, method, params: params || [] }),
-      });
-      return response.json();
-    });
-    await walletContext.addInitScript(() => {
-      window.ethereum = {
-        isTestWallet: true,
-        async request({ method, params }) {
-          const answer = await window.__anvilRequest(method, params);
-          if (answer.error) throw Object.assign(new Error(answer.error.message), { code: answer.error.code });
-          return answer.result;
-        },
-        on() {},
-        removeListener() {},
-      };
-    });
+    const { context: walletContext, requests } = await withWallet(browser);
     const walletPage = await walletContext.newPage();
     watch(walletPage);
     await walletPage.goto(`${options.gallery}/#/mint`);
@@ -223,7 +363,8 @@ async function main() {
 }
 
 main().then(
-  () => { console.log(JSON.stringify(summary)); },
+  // Exit explicitly: a stdin reader (ask) would otherwise keep Node alive after the last step.
+  () => { process.stdout.write(`${JSON.stringify(summary)}\n`, () => process.exit(0)); },
   (error) => {
     summary.error = String(error && error.stack || error);
     console.log(JSON.stringify(summary));

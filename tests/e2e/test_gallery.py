@@ -1,7 +1,8 @@
 """`chaos gallery` end to end: real Anvil + IPFS + daemon, the JSON API over HTTP, and the page in
 Debian's headless Chromium driven by playwright-core (tests/e2e/gallery_driver.js; no browser download).
 
-Screenshots land in out/gallery-test/ (grid.png, token.png, mint.png).
+Screenshots land in out/gallery-test/ (grid.png, token.png, probe.png, trust.png, mint.png; sealed.png,
+revealed.png, observe.png and observed.png from the sealed-layer and observer test).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
+from collections.abc import Callable
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,9 +23,11 @@ from renderer import transactions, wallet
 from renderer.cid import file_cid
 from renderer.daemon import open_daemon
 from renderer.gallery import serve_gallery
+from renderer.cli import main
 from renderer.gallery.api import NO_POOLS
 from renderer.history import chain_history_rows
 from renderer.ipfs import Replicas
+from renderer.mask import mutation_mask
 from renderer.png import decode_png
 from renderer.nodes import PROJECT_ROOT, node_modules
 from renderer.provenance import load_history
@@ -80,6 +85,72 @@ def gallery(canvas, ipfs_node, deployment):
                            pools_address=deployment.get("pools"), from_block=deployment["block"])
     yield server
     server.close()
+
+
+def _drive(options: dict, answers: dict[str, Callable[[], None]] | None = None, timeout: float = 300) -> dict:
+    """Run gallery_driver.js; answer each {"ask": NAME} line it prints by calling answers[NAME]() and writing
+    "ok"; return its summary (the last line). The driver is killed on a timeout or a failed answer."""
+    stderr = open(OUT / "driver-stderr.log", "w+")  # a file: a full stderr pipe would block the driver
+    process = subprocess.Popen(["node", str(DRIVER), json.dumps(options)], cwd=PROJECT_ROOT, text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
+    watchdog = threading.Timer(timeout, process.kill)
+    watchdog.start()
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            asked = json.loads(line).get("ask") if line.startswith('{"ask"') else None
+            if asked is not None:
+                (answers or {})[asked]()
+                process.stdin.write("ok\n")
+                process.stdin.flush()
+        process.wait(30)
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        stderr.seek(0)
+        errors = stderr.read()
+        stderr.close()
+    assert process.returncode == 0 and lines, f"driver failed ({process.returncode}):\n{''.join(lines)[-4000:]}\n{errors[-4000:]}"
+    return json.loads(lines[-1])
+
+
+def _probe_target(canvas, deployment, token_id: int, generation: int) -> tuple[int, int]:
+    """A pixel the mutation of `generation` painted (the first of its mask, recomputed from the event)."""
+    event = next(e for e in canvas.events(deployment["block"], "latest", token_id=token_id) if e.generation == generation)
+    index = int(mutation_mask(bytes.fromhex(event.args["entropy"][2:]), 64, 64)[0])
+    return index % 64, index // 64
+
+
+def _check_probe(server, canvas, settings, deployment, token_id, x, y, capsys) -> dict:
+    """The probe's API route and `chaos age --pixel` give one answer; outside the image both say its size."""
+    answer = _json(server, f"/api/tokens/{token_id}/probe?generation=1&x={x}&y={y}")
+    assert (answer["born"]["generation"], answer["born"]["kind"], answer["repaints"], answer["age"]) == (1, "mutation", 1, 0)
+    events = {e.generation: e for e in canvas.events(deployment["block"], "latest", token_id=token_id)}
+    assert [(p["generation"], p["kind"], p["block"], p["tx"]) for p in answer["events"]] == [
+        (g, events[g].kind, events[g].block_number, events[g].tx_hash) for g in (0, 1)]
+    assert answer["source"].startswith("age layer b") and answer["notes"] == []
+    at_mint = _json(server, f"/api/tokens/{token_id}/probe?generation=0&x={x}&y={y}")
+    assert (at_mint["born"]["generation"], at_mint["repaints"], at_mint["age"]) == (0, 0, 0)
+    for path in (f"/api/tokens/{token_id}/probe?generation=1&x=64&y=0", f"/api/tokens/{token_id}/probe?x=3&y=64"):
+        status, _, body = _get(server, path)
+        assert status == 400 and "outside the 64 x 64 image" in json.loads(body)["error"], (path, body)
+    status, _, body = _get(server, f"/api/tokens/{token_id}/probe?generation=7&x=3&y=3")
+    assert status == 404 and "generation 7" in json.loads(body)["error"]
+
+    nodes = ["--rpc-url", settings.rpc_url, "--canvas", settings.canvas, "--ipfs-api", settings.ipfs_api,
+             "--out", str(settings.out_dir)]
+    capsys.readouterr()
+    assert main(["age", str(token_id), "--pixel", f"{x},{y}", "--generation", "1", "--json", *nodes]) == 0
+    assert json.loads(capsys.readouterr().out) == answer
+    assert main(["age", str(token_id), "--pixel", f"{x},{y}", *nodes]) == 0
+    text = capsys.readouterr().out
+    assert f"pixel ({x}, {y}) of generation 1 (64 x 64)" in text and "born at generation 1 (mutation" in text
+    assert main(["age", str(token_id), "--pixel", "64,10", *nodes]) == 2
+    assert "pixel (64, 10) is outside the 64 x 64 image: x must be 0 to 63" in capsys.readouterr().err
+    return answer
 
 
 def _check_api(server, canvas, ipfs_node, deployment, tokens):
@@ -174,9 +245,11 @@ def _check_bad_input(server):
 
 
 def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
-        canvas, ipfs_node, anvil_node, deployment, tokens, gallery):
+        canvas, ipfs_node, anvil_node, deployment, settings, tokens, gallery, capsys):
     _check_api(gallery, canvas, ipfs_node, deployment, list(tokens))
     _check_bad_input(gallery)
+    probe_x, probe_y = _probe_target(canvas, deployment, list(tokens)[0], 1)
+    probed = _check_probe(gallery, canvas, settings, deployment, list(tokens)[0], probe_x, probe_y, capsys)
     # The second token's newest generation is forged with the renderer's key: a foreign token's metadata.
     first, second = list(tokens)
     foreign = _json(gallery, f"/api/tokens/{first}")["generations"][0]["metadata_cid"]
@@ -190,13 +263,11 @@ def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
     options = {"gallery": gallery.url, "anvil": anvil_node.url, "account": BROWSER_WALLET, "prompt": FORM_PROMPT,
                "out": str(OUT), "chromium": str(CHROMIUM), "pools": bool(deployment.get("pools")),
                "tokens": [{"id": token_id, "generations": n} for token_id, n in tokens.items()],
-               "forged": {"id": second, "generation": forged_generation}}
-    result = subprocess.run(["node", str(DRIVER), json.dumps(options)], cwd=PROJECT_ROOT, capture_output=True,
-                            text=True, timeout=240)
-    lines = result.stdout.strip().splitlines()
-    assert result.returncode == 0 and lines, f"driver failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    summary = json.loads(lines[-1])
-    assert summary["steps"] == ["grid", "token", "age", "trust", "no-wallet", "mint", "unrendered"]
+               "forged": {"id": second, "generation": forged_generation},
+               "probe": {"id": first, "generation": 1, "x": probe_x, "y": probe_y}}
+    OUT.mkdir(parents=True)
+    summary = _drive(options)
+    assert summary["steps"] == ["grid", "token", "age", "probe", "trust", "no-wallet", "mint", "unrendered"]
     assert not summary["page_errors"] and not summary["console_errors"], summary
 
     # The grid: both tokens, their images decoded by the browser.
@@ -211,6 +282,15 @@ def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
     assert token["first"]["cid"] != token["back"]["cid"] and token["back"]["src"] == f"/ipfs/{token['back']['cid']}"
     assert token["back"]["palette"] and token["back"]["age_panel_visible"]  # every render has an age layer
     assert summary["age"]["latest"]["src"].startswith("/age/") and summary["age"]["first"]["width"] == 64
+
+    # The probe: a click on the pixel generation 1's mutation painted shows its birth there, one repaint and
+    # the two events (the API's answer); scrubbing to generation 0 asks again: the mint's paint, age 0.
+    at, at_mint = summary["probe"]["at"], summary["probe"]["mint"]
+    assert (at["x"], at["y"], at["generation"], at["born"], at["repaints"], at["age"]) == (probe_x, probe_y, 1, 1, 1, 0)
+    assert at["events"] == [[p["generation"], p["kind"]] for p in probed["events"]] == [[0, "mint"], [1, "mutation"]]
+    assert f"Pixel ({probe_x}, {probe_y}) of generation 1: born at generation 1 (mutation, block " in at["summary"]
+    assert (at_mint["x"], at_mint["generation"], at_mint["born"], at_mint["repaints"]) == (probe_x, 0, 0, 0)
+    assert at_mint["events"] == [[0, "mint"]] and "never repainted" in at_mint["summary"]
     if deployment.get("pools"):
         assert token["back"]["pools_series"] >= 2
     else:
@@ -244,6 +324,6 @@ def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
     assert summary["unrendered"]["notice"].startswith("Awaiting its first render")
     assert summary["unrendered"]["card"] == "awaiting its first render"
 
-    for name in ("grid.png", "token.png", "trust.png", "mint.png"):
+    for name in ("grid.png", "token.png", "probe.png", "trust.png", "mint.png"):
         data = (OUT / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000, name

@@ -115,6 +115,13 @@ BAD_INPUTS = {
     "/ipfs/" + "b" * 500: "is not a CID",
     "/age/not-a-cid.png": "is not a CID",
     "/age/.png": "is not a CID",
+    "/api/tokens/1/probe?x=-1&y=0": "x must be a whole number",
+    "/api/tokens/1/probe?y=3": "x must be a whole number",
+    "/api/tokens/1/probe?x=1&y=abc": "y must be a whole number",
+    "/api/tokens/1/probe?x=1&y=" + str(2**32): "y must be from 0 to 4294967295",
+    "/api/tokens/1/probe?x=1&y=1&generation=-1": "generation must be a whole number",
+    "/api/tokens/-1/probe?x=1&y=1": "the token id must be a whole number",
+    "/api/tokens/1.5/observe": "the token id must be a whole number",
 }
 
 
@@ -128,3 +135,27 @@ def test_bad_input_is_a_400_that_names_the_problem(server, path):
 def test_a_well_formed_cid_the_canvas_does_not_name_is_a_404(server):
     status, _, body = _request(server, "/ipfs/" + file_cid(b"not this canvas's"))
     assert status == 404 and "is not a CID of this canvas's tokens" in json.loads(body)["error"]
+
+
+def test_the_probe_route_answers_from_the_token_history_the_page_loaded():
+    """No chain here at all (the canvas is a bare object): the probe reads only the history kept for the token."""
+    from renderer.probe import TokenAges
+
+    from .test_probe import HEIGHT, PIXEL, WIDTH, _history
+
+    gallery = Gallery(object(), CountingIpfs({}))
+    gallery._ages[1] = TokenAges(_history()[0], gallery._probe_cache)
+    server = GalleryServer(("127.0.0.1", 0), gallery).start()
+    try:
+        status, headers, body = _request(server, f"/api/tokens/1/probe?x={PIXEL[0]}&y={PIXEL[1]}&generation=5")
+        answer = json.loads(body)
+        assert (status, headers["Content-Type"]) == (200, "application/json")
+        assert (answer["born"]["generation"], answer["repaints"], answer["age"]) == (4, 2, 1)
+        assert [e["generation"] for e in answer["events"]] == [0, 1, 4]
+        assert json.loads(_request(server, f"/api/tokens/1/probe?x={PIXEL[0]}&y={PIXEL[1]}")[2]) == answer
+        for x, y in ((WIDTH, 0), (0, HEIGHT), (500, 500)):
+            status, _, body = _request(server, f"/api/tokens/1/probe?x={x}&y={y}&generation=5")
+            assert status == 400, (x, y, body)
+            assert f"pixel ({x}, {y}) is outside the {WIDTH} x {HEIGHT} image" in json.loads(body)["error"]
+    finally:
+        server.close()

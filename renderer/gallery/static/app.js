@@ -75,6 +75,25 @@ function encodeMint(selector, prompt) {
   return selector + word(32) + word(bytes.length) + padded;
 }
 
+// ABI encoding of observe(uint256 tokenId, bytes signature): selector, the id, offset 0x40, length, bytes padded.
+function encodeObserve(selector, tokenId, signature) {
+  const hex = signature.replace(/^0x/, "");
+  return selector + word(tokenId) + word(64) + word(hex.length / 2) + hex.padEnd(Math.ceil(hex.length / 64) * 64, "0");
+}
+
+// A chain timestamp (seconds) as a UTC date and time.
+function formatTime(seconds) {
+  return new Date(Number(seconds) * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+function formatDuration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
+}
+
 function setView(...children) {
   const view = document.getElementById("view");
   view.replaceChildren(...children);
@@ -186,18 +205,20 @@ async function showToken(id) {
       ...detail("Kind", row.kind || "?", { id: "gen-kind" }),
       ...detail("Owner", row.owner || "—", { class: "mono", id: "gen-owner" }),
       ...detail("Block", row.block ?? "—"),
+      ...(row.observer ? detail("Observed by", row.observer, { class: "mono", id: "gen-observer" }) : []),
+      ...(row.layer_prompt ? detail("Revealed layer", `“${row.layer_prompt}”`, { id: "gen-layer" }) : []),
       ...detail("Changed pixels", formatChanged(row), { id: "changed-pixels" }),
       ...detail("Image CID", row.image_cid || "—", { class: "mono cid", id: "image-cid" }),
       ...detail("Metadata CID", row.committed ? row.metadata_cid
         : `${row.metadata_cid} (reached through a later commit's parent link)`, { class: "mono cid" }));
     const failed = (row.trust && row.trust.failed) || [];
-    trust.replaceChildren(
+    trust.replaceChildren(...[  // replaceChildren would write a null as the text "null"
       trustBadge(row.trust, { id: "trust-badge" }),
       failed.length ? h("ul", { id: "trust-failed", class: "trust-failed" },
         failed.map((f) => h("li", {}, h("span", { class: "mono" }, f.check), ": ", f.detail))) : null,
       row.trust && row.trust.commit_tx
         ? h("p", { class: "muted small" }, "commit ", h("span", { class: "mono", id: "trust-commit" }, row.trust.commit_tx))
-        : null);
+        : null].filter(Boolean));
     for (const dot of strip.querySelectorAll(".trust-dot")) {
       dot.classList.toggle("selected", dot.dataset.generation === String(row.generation));
     }
@@ -206,8 +227,45 @@ async function showToken(id) {
         h("span", { class: "chip", "data-colour": colour }), h("span", { class: "mono" }, colour))));
     // The colour is data, not style text: set it through the CSSOM (allowed by the page's CSP).
     for (const chip of palette.querySelectorAll(".chip")) chip.style.background = chip.dataset.colour;
+    probePixel();  // a probed pixel is asked about again in the newly shown generation
   }
   scrubber.addEventListener("input", () => select(Number(scrubber.value)));
+
+  // The carbon-14 probe: a click on a pixel of the shown generation asks when it was born, how often it
+  // was repainted and by what; scrubbing keeps the pixel and asks again for the new generation.
+  const marker = h("div", { id: "probe-marker", class: "probe-marker", hidden: true });
+  const probe = h("section", { id: "probe-panel", class: "probe", hidden: true });
+  let probed = null;
+  let probeSerial = 0;
+  image.addEventListener("click", (event) => {
+    const width = image.naturalWidth, height = image.naturalHeight;
+    if (!width || !height) return;
+    const rect = image.getBoundingClientRect();
+    const clamp = (v, n) => Math.min(n - 1, Math.max(0, Math.floor(v * n)));
+    probed = { x: clamp((event.clientX - rect.left) / rect.width, width),
+      y: clamp((event.clientY - rect.top) / rect.height, height), width, height };
+    probePixel();
+  });
+  async function probePixel() {
+    if (!probed) return;
+    const row = rows[Number(scrubber.value)];
+    const { x, y, width, height } = probed;
+    marker.hidden = false;
+    marker.style.left = `${(x / width) * 100}%`;
+    marker.style.top = `${(y / height) * 100}%`;
+    marker.style.width = marker.style.height = `max(6px, ${100 / width}%)`;
+    probe.hidden = false;
+    probe.dataset.state = "loading";
+    const serial = ++probeSerial;
+    try {
+      const answer = await api(`/api/tokens/${token.token_id}/probe?generation=${row.generation}&x=${x}&y=${y}`);
+      if (serial === probeSerial) showProbe(probe, answer);
+    } catch (error) {
+      if (serial !== probeSerial) return;
+      probe.replaceChildren(h("h2", {}, "Carbon-14"), h("p", { class: "error", id: "probe-error" }, error.message));
+      probe.dataset.state = "error";
+    }
+  }
 
   const notes = [];
   if (!rows.length) {
@@ -225,8 +283,8 @@ async function showToken(id) {
     h("a", { class: "back", href: "#/" }, "← all artworks"),
     h("div", { class: "token" },
       h("div", { class: "stage" },
-        h("figure", { class: "frame big" },
-          rows.length ? image : h("div", { class: "placeholder" }, "awaiting its first render")),
+        h("figure", { class: "frame big probe-frame", title: rows.length ? "click a pixel: how old is it?" : null },
+          rows.length ? image : h("div", { class: "placeholder" }, "awaiting its first render"), marker),
         h("div", { class: "scrub", hidden: !rows.length },
           h("label", { for: "scrubber" }, "Generation ", label, of),
           scrubber,
@@ -238,14 +296,133 @@ async function showToken(id) {
           token.burnt ? " · burnt"
             : [" · held by ", h("span", { class: "mono", title: token.owner }, short(token.owner))]),
         ...notes,
+        sealSection(token.seal),
+        observeSection(token),
         trust,
         strip,
         dl,
+        probe,
         h("h2", {}, "Palette"),
         palette,
         agePanel)),
     poolsSection(pools));
   select(Number(scrubber.value));
+}
+
+function showProbe(panel, answer) {
+  const born = answer.born;
+  const old = answer.age === 0 ? "painted by this very generation"
+    : `${answer.age} generation${answer.age === 1 ? "" : "s"} old`;
+  const times = answer.repaints === 0 ? "never repainted"
+    : `repainted ${answer.repaints} time${answer.repaints === 1 ? "" : "s"}`;
+  panel.replaceChildren(
+    h("h2", {}, "Carbon-14"),
+    h("p", { id: "probe-summary" },
+      h("strong", {}, `Pixel (${answer.x}, ${answer.y})`), ` of generation ${answer.generation}: born at generation `,
+      h("strong", { id: "probe-born" }, String(born.generation)),
+      ` (${born.kind || "?"}, block ${born.block ?? "—"}), ${old}; `, h("span", { id: "probe-repaints" }, times), "."),
+    h("ol", { id: "probe-events", class: "probe-events" }, answer.events.map((paint) =>
+      h("li", { "data-generation": paint.generation, "data-kind": paint.kind || "" },
+        h("span", { class: "badge" }, `gen ${paint.generation}`), ` ${paint.kind || "?"} · block ${paint.block ?? "—"} · `,
+        h("span", { class: "mono", title: paint.tx || "" }, short(paint.tx)),
+        h("span", { class: "muted small" }, ` (${paint.source})`)))),
+    h("p", { class: "muted small" }, `Born and repaints from the ${answer.source}.`),
+    ...answer.notes.map((note) => h("p", { class: "notice error small" }, note)));
+  Object.assign(panel.dataset, { state: "ready", x: answer.x, y: answer.y, generation: answer.generation,
+    born: born.generation, repaints: answer.repaints, age: answer.age });
+}
+
+// ------------------------------------------------------------------ sealed layers
+
+// A layer its holder sealed (a hash of a secret prompt and an unlock time): shown as sealed until its
+// unlock time, then, once someone holding the secret has revealed it, as the prompt it revealed.
+function sealSection(seal) {
+  if (!seal) return null;
+  const section = h("section", { id: "seal", class: "notice seal", "data-state": seal.sealed ? "sealed" : "revealed" });
+  if (seal.sealed) {
+    const left = seal.unlock_at - seal.chain_time;
+    section.append(h("p", { id: "seal-status" },
+      h("strong", {}, "Sealed layer: "), `sealed until ${formatTime(seal.unlock_at)}`,
+      seal.unlockable ? ". The unlock time has passed: anyone holding the secret may reveal it now."
+        : ` (in ${formatDuration(left)} by the chain's clock).`));
+    section.dataset.unlockAt = String(seal.unlock_at);
+  }
+  for (const reveal of seal.reveals) {
+    section.append(h("p", { class: "seal-revealed", "data-generation": reveal.generation },
+      h("strong", {}, "Revealed layer: "), `“${reveal.layer_prompt}”`,
+      h("span", { class: "muted" }, ` · generation ${reveal.generation}, block ${reveal.block}`)));
+  }
+  return section;
+}
+
+// ------------------------------------------------------------------ observe
+
+const NO_WALLET_OBSERVE = "No browser wallet found: observing needs the holder's wallet to sign; or use `chaos observe`.";
+
+// The holder signs Observe(tokenId, generation) (EIP-712) and the wallet sends observe(tokenId, signature):
+// the palette then collapses from the holder's address mixed with chain entropy no one chose in advance.
+function observeSection(token) {
+  if (!config.observe_selector || token.burnt) return null;
+  const wallet = window.ethereum;
+  const button = h("button", { id: "observe-button", type: "button", disabled: !wallet }, "Observe");
+  const status = h("p", { id: "observe-status", class: wallet ? "muted small" : "notice small" },
+    wallet ? "Only the holder can observe: your wallet signs Observe(token, generation), then sends it."
+      : NO_WALLET_OBSERVE);
+  const result = h("div", { id: "observe-result", class: "result", hidden: true });
+
+  function report(...children) {
+    result.hidden = false;
+    result.replaceChildren(...children);
+  }
+
+  async function observe() {
+    button.disabled = true;
+    try {
+      report(h("p", {}, "Waiting for your wallet…"));
+      const [from] = await wallet.request({ method: "eth_requestAccounts" });
+      if (!from) throw new Error("the wallet gave no account");
+      const chainId = Number(await wallet.request({ method: "eth_chainId" }));
+      if (chainId !== config.chain_id) {
+        throw new Error(`your wallet is on chain ${chainId}; this canvas is on chain ${config.chain_id}. `
+          + "Switch networks in the wallet and try again.");
+      }
+      const request = await api(`/api/tokens/${token.token_id}/observe`);
+      if (from.toLowerCase() !== request.owner.toLowerCase()) {
+        throw new Error(`only the holder ${request.owner} can observe token #${token.token_id}; `
+          + `your wallet's account is ${from}.`);
+      }
+      report(h("p", {}, `Sign Observe(token ${token.token_id}, generation ${request.generation}) in your wallet…`));
+      const signature = await wallet.request({ method: "eth_signTypedData_v4",
+        params: [from, JSON.stringify(request.typed_data)] });
+      const tx = await wallet.request({ method: "eth_sendTransaction", params: [{
+        from, to: config.canvas, data: encodeObserve(config.observe_selector, token.token_id, signature),
+      }] });
+      const line = h("p", { id: "observe-line" }, "Sent; waiting for it to be mined…");
+      report(h("p", {}, "Signature ", h("code", { id: "observe-signature", class: "mono" }, signature)),
+        h("p", {}, "Transaction ", h("code", { id: "observe-tx", class: "mono" }, tx)), line);
+      const receipt = await waitForReceipt(wallet, tx);
+      if (!receipt) {
+        line.textContent = "Not mined yet: check your wallet's activity.";
+      } else if (receipt.status !== "0x1") {
+        line.textContent = "The transaction failed on-chain (reverted): the token's generation may have moved on "
+          + "since you signed, or it was already drawn in this block. Try again.";
+      } else {
+        line.replaceChildren(`Observed: generation ${request.generation + 1} is on-chain. The renderer collapses `
+          + "its palette from your address next; ",
+        h("a", { id: "observe-reload", href: `#/token/${token.token_id}`, onclick: (e) => { e.preventDefault(); route(); } },
+          "reload"), " to see it.");
+        line.dataset.generation = String(request.generation + 1);
+      }
+    } catch (error) {
+      const message = error && error.code === 4001 ? "You rejected the request in your wallet: nothing was signed or sent."
+        : `Could not observe: ${error.message || error}`;
+      report(h("p", { class: "error", role: "alert", id: "observe-error" }, message));
+    } finally {
+      button.disabled = !wallet;
+    }
+  }
+  button.addEventListener("click", observe);
+  return h("section", { id: "observe", class: "observe" }, button, status, result);
 }
 
 // ------------------------------------------------------------------ pools chart
