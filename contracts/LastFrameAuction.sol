@@ -182,6 +182,9 @@ contract LastFrameAuction is AccessControl, ReentrancyGuard {
 
     /// @notice Open the auction of the frame `generation` of `canvasTokenId`, ended by its
     /// Phoenix generation `phoenixGeneration` (opener role only; once per token and generation).
+    /// @dev The opener (the renderer's key, which also commits every render) is trusted to report
+    /// real rebirths: Phoenix is decided off-chain, where the GPU is, so the chain cannot check it.
+    /// The rebirth's metadata (`provenance.phoenix`) is public on IPFS for anyone to audit.
     /// @param metadataCid CID of the frame generation's metadata (its provenance).
     /// @param imageCid CID of the frame generation's image.
     /// @return auctionId The new auction's id, also the Last Frame token's id.
