@@ -3,7 +3,7 @@
 Art on IPFS vanishes when nobody keeps it pinned. For every token, every
 metadata CID the canvas ever committed (its RenderCommitted events), the
 metadata of the generations between two commits (reached through the parent
-links, see renderer.provenance), and the image and age layer (mutation memory)
+links, see renderer.provenance), and the image, animation and age layer (mutation memory)
 each names, must be pinned on every configured endpoint.
 What is missing is pinned again, from the daemon's artefact store or, failing
 that, from another endpoint that still has it.
@@ -19,7 +19,7 @@ from .chain import Canvas
 from .cid import file_cid
 from .errors import IpfsUnavailable
 from .ipfs import Replicas
-from .pipeline.artefacts import age_path
+from .pipeline.artefacts import age_path, animation_path
 from .store import JobStore
 
 
@@ -47,6 +47,9 @@ def committed_cids(canvas: Canvas, store: JobStore, replicas: Replicas) -> dict[
             if age.exists():
                 # The store knows the layer's CID for renders since schema 2; older ones are hashed here.
                 local[job.age_cid or file_cid(age.read_bytes())] = age
+            animation = animation_path(job.image_path)
+            if animation.exists():
+                local[file_cid(animation.read_bytes())] = animation
     wanted: dict[str, Path | None] = {}
     total = canvas.contract.functions.totalMinted().call()
     for token_id in range(1, total + 1):
@@ -66,6 +69,9 @@ def committed_cids(canvas: Canvas, store: JobStore, replicas: Replicas) -> dict[
                 image = str(document.get("image", "")).removeprefix("ipfs://")
                 if image:
                     wanted[image] = local.get(image)
+                animation = str(document.get("animation_url", "")).removeprefix("ipfs://")
+                if animation:
+                    wanted[animation] = local.get(animation)
                 provenance = document.get("provenance") or {}
                 memory = provenance.get("memory")
                 if memory:

@@ -55,6 +55,9 @@ class CanvasEvent:
     #: What the colour pools said at this block (renderer.colour.ColourInputs.to_provenance),
     #: read beside the event when the canvas has pools; None otherwise.
     colour: dict | None = None
+    #: Mutations: the base fee of this block and the glitch it draws
+    #: (renderer.congestion.Congestion.to_provenance), read once per block at intake; None otherwise.
+    congestion: dict | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "collector's wallet, render/pin/commit, transfer (a mutation), "
                                            "re-render, print the history, stop everything. Writes out/demo/.")
     demo.add_argument("--prompt", help="the artwork's prompt")
+    demo.add_argument("--serve", action="store_true",
+                      help="afterwards keep Anvil, IPFS, the daemon and the gallery running and print the gallery's "
+                           "URL; Ctrl-C (or SIGTERM) stops everything")
     _store_options(demo)
 
     deploy = commands.add_parser("deploy", help="compile and deploy ChaosCanvas and its colour pools with brownie",
@@ -89,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.add_argument("--once", action="store_true", help="do all work that is ready, then exit")
     daemon.add_argument("--pools", help="ColourPools address [CHAOS_POOLS; default: the contract holding the "
                                         "canvas's POOLS_ROLE, if any]")
+    daemon.add_argument("--congestion-threshold-wei", type=int,
+                        help="block base fee above which a mutation is glitched [CHAOS_CONGESTION_THRESHOLD_WEI; "
+                             "default 50000000000 = 50 gwei]")
+    daemon.add_argument("--gallery-url", help="public gallery URL: metadata links <url>/#/token/<id> as external_url "
+                                              "[CHAOS_GALLERY_URL; default none]")
     gpu = daemon.add_argument_group("diffusion backend and GPU (--backend diffusion)")
     gpu.add_argument("--model-dir", type=Path, help="local Stable-Diffusion-family model folder (diffusers "
                                                     "layout; never downloaded) [CHAOS_MODEL_DIR]")
@@ -322,6 +330,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         # `chaos bench load --workers` is a list of counts to compare: not a setting.
         workers=getattr(args, "workers", None) if args.command == "daemon" else None,
         ray_address=getattr(args, "ray_address", None),
+        congestion_threshold_wei=getattr(args, "congestion_threshold_wei", None),
+        gallery_url=getattr(args, "gallery_url", None),
         gpu_batch=getattr(args, "gpu_batch", None) if args.command == "daemon" else None)
 
 
@@ -423,7 +433,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .demo import DEFAULT_PROMPT, run_demo
 
-        run_demo(settings.out_dir, args.prompt or DEFAULT_PROMPT)
+        run_demo(settings.out_dir, args.prompt or DEFAULT_PROMPT, serve=args.serve)
     elif args.command == "deploy":
         from .deploy import deploy
 

@@ -25,6 +25,8 @@
 | workers        | CHAOS_WORKERS            | 0 (render inline, no Ray)        |
 | ray_address    | CHAOS_RAY_ADDRESS        | (a local Ray when workers > 0)   |
 | gpu_batch      | CHAOS_GPU_BATCH          | 1 (jobs per backend call)        |
+| congestion_threshold_wei | CHAOS_CONGESTION_THRESHOLD_WEI | 50000000000 (50 gwei: glitch above) |
+| gallery_url    | CHAOS_GALLERY_URL        | (none: metadata has no external_url) |
 """
 
 from __future__ import annotations
@@ -80,6 +82,10 @@ class Settings:
     gpu_batch: int = 1
     #: Renders handed to workers and not yet back, per worker and batch slot.
     in_flight_per_slot: int = 2
+    #: A mutation whose block's base fee is above this is glitched (renderer.congestion).
+    congestion_threshold_wei: int = 50 * 10**9
+    #: The public gallery's URL: metadata links each token to <gallery_url>/#/token/<id> (external_url).
+    gallery_url: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -117,6 +123,8 @@ _ENV = {
     "workers": "CHAOS_WORKERS",
     "ray_address": "CHAOS_RAY_ADDRESS",
     "gpu_batch": "CHAOS_GPU_BATCH",
+    "congestion_threshold_wei": "CHAOS_CONGESTION_THRESHOLD_WEI",
+    "gallery_url": "CHAOS_GALLERY_URL",
 }
 
 

@@ -1,6 +1,8 @@
 """ERC-721 metadata JSON with a provenance block that chains every generation.
 
-Marketplaces read `name`, `description`, `image` and `attributes`. The
+Marketplaces read `name`, `description`, `image`, `animation_url` (the evolution so far as an
+APNG: renderer.animation), `external_url` (the token's gallery page, when a gallery URL is
+configured) and `attributes`. The
 `provenance` block holds everything needed to re-derive the image: the event
 that caused it, the parent metadata CID (so a token's history is a hash
 chain), seed, entropy, mask digest, palette, size, and the renderer and model.
@@ -13,6 +15,7 @@ present only when the caller gives it, so older callers' documents keep their sh
                mapped to: renderer.telemetry, renderer.painter
     phoenix    null, or why and how the render was degraded: renderer.phoenix
     colour     the pools' state and the token's pigment the palette was drawn from: renderer.colour
+    congestion (mutations) the block's base fee, the threshold and the glitch strength: renderer.congestion
     renderer.backend  the backend's name and settings (steps, guidance, dtype, ...)
 
 The bytes are canonical JSON (sorted keys, no spaces, ASCII), so equal
@@ -35,7 +38,8 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
                    mask_pixels: int, changed_pixel_fraction: float, palette: list[str], width: int, height: int,
                    model_id: str, chain_id: int, canvas: str, event: dict, memory: dict | None = None,
                    telemetry: dict | None = None, phoenix: dict | None = None, backend: dict | None = None,
-                   colour: dict | None = None) -> dict:
+                   colour: dict | None = None, congestion: dict | None = None, animation_cid: str | None = None,
+                   external_url: str | None = None) -> dict:
     """The metadata document of one generation."""
     kind_label = KIND_LABELS[kind]
     extra_attributes = []
@@ -43,6 +47,9 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
         extra_attributes.append({"trait_type": "GPU telemetry", "value": telemetry.get("source", "absent")})
     if colour is not None:
         extra_attributes.extend({"trait_type": "Crashed hue held", "value": hue} for hue in colour["crashed_held"])
+    if congestion and congestion.get("strength"):
+        extra_attributes.append({"trait_type": "Congestion glitch", "value": congestion["strength"],
+                                 "display_type": "number"})
     if phoenix:
         extra_attributes.append({"trait_type": "Phoenix", "value": f"Reborn ({phoenix.get('reason')})"})
     document = {
@@ -77,10 +84,16 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
             "renderer": {"name": RENDERER_NAME, "version": __version__, "model": model_id},
         },
     }
+    # Marketplaces play animation_url instead of the still image, and link external_url.
+    if animation_cid is not None:
+        document["animation_url"] = f"ipfs://{animation_cid}"
+    if external_url is not None:
+        document["external_url"] = external_url
     provenance = document["provenance"]
     if backend is not None:
         provenance["renderer"]["backend"] = backend
-    for key, value in (("memory", memory), ("telemetry", telemetry), ("phoenix", phoenix), ("colour", colour)):
+    for key, value in (("memory", memory), ("telemetry", telemetry), ("phoenix", phoenix), ("colour", colour),
+                       ("congestion", congestion)):
         if value is not None:
             provenance[key] = value
     if "memory" in provenance and "phoenix" not in provenance:

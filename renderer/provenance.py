@@ -35,6 +35,8 @@ class GenerationRecord:
     committed: bool = False
     age_layer_cid: str | None = None
     age_layer: bytes | None = None  # None when the metadata names none, or IPFS cannot serve it
+    animation_cid: str | None = None  # the metadata's animation_url (renderer.animation)
+    animation: bytes | None = None  # None when the metadata names none, or IPFS cannot serve it
 
     @property
     def provenance(self) -> dict:
@@ -88,7 +90,8 @@ def _cid_of(value) -> str | None:
 
 
 def fetch_record(ipfs, generation: int, cid: str, commit: dict | None) -> GenerationRecord | None:
-    """The metadata at `cid` and the image and age layer it names; None when IPFS cannot serve the metadata."""
+    """The metadata at `cid` and the image, animation and age layer it names; None when IPFS cannot
+    serve the metadata."""
     data = _fetch(ipfs, cid)
     if data is None:
         return None
@@ -101,6 +104,9 @@ def fetch_record(ipfs, generation: int, cid: str, commit: dict | None) -> Genera
     record.image_cid = _cid_of((metadata or {}).get("image") if isinstance(metadata, dict) else None)
     if record.image_cid:
         record.image_png = _fetch(ipfs, record.image_cid)
+    record.animation_cid = _cid_of((metadata or {}).get("animation_url") if isinstance(metadata, dict) else None)
+    if record.animation_cid:
+        record.animation = _fetch(ipfs, record.animation_cid)
     layer = (record.provenance.get("memory") or {}).get("age_layer") if isinstance(
         record.provenance.get("memory"), dict) else None
     if isinstance(layer, dict) and isinstance(layer.get("cid"), str):

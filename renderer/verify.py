@@ -23,6 +23,13 @@ parent links of its metadata down to the previous commit) is checked on its own:
                  field once the image and age-layer CIDs are those of the pinned bytes. Compressed
                  bytes are never compared: they depend on the zlib build.
   commit         the commit landed no earlier than the event it renders
+  congestion     (mutations) the base fee the metadata records is the one in the block header of the
+                 event's block, and the glitch strength is the curve's for it and the recorded
+                 threshold (renderer.congestion); metadata with an animation_url comes from a renderer
+                 that records congestion, so a mutation of it without the record fails too
+  animation      the animation_url is pinned, hashes to its CID, and its frames are the pinned images of
+                 the newest generations, as many as renderer.animation keeps (the parent's frames + 1)
+  external-url   when present, an http(s) link ending in the token's gallery route (#/token/<id>)
 
 A generation's verdict is `verified`, `not-checkable` (every check passed, but its backend is not
 deterministic, so its pixels could not be re-derived), `forged` (a check failed; the verdict names
@@ -37,10 +44,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .animation import FRAMES, animation_parts, decode_frames
 from .backends import BACKENDS
 from .chain import Canvas
 from .cid import file_cid
 from .colour import read_colour_inputs
+from .congestion import congestion_strength, read_base_fee
 from .mask import changed_indices, mask_digest, mutation_mask
 from .memory import AgeLayer, replay_layer
 from .png import decode_png
@@ -122,6 +131,7 @@ class Verifier:
         self.checks: list[Check] = [Check(g, check, False, detail) for g, check, detail in history.problems]
         self._not_checkable: dict[int, str] = {}
         self._not_rerendered: set[int] = set()
+        self._pixel_cache: dict[int, np.ndarray | None] = {}
 
     def _check(self, generation: int, name: str, ok: bool, detail: str = "") -> bool:
         self.checks.append(Check(generation, name, bool(ok), "" if ok else detail))
@@ -202,6 +212,9 @@ class Verifier:
         if image is not None:
             self._verify_age_layer(record, parent, image)
         self._verify_colour(record, event)
+        self._verify_congestion(record, event)
+        self._verify_animation(record, parent, image)
+        self._verify_external_url(record)
         model = (record.provenance.get("renderer") or {}).get("model")
         if _deterministic_backend(model) is None:
             # A non-deterministic model (diffusion on a GPU) cannot be re-rendered bit for bit.
@@ -332,6 +345,96 @@ class Verifier:
         self._check(g, "colour", not wrong, f"the metadata's {', '.join(wrong)} differ from the pools' "
                                             f"state at block {event.block_number}")
 
+    def _verify_congestion(self, record: GenerationRecord, event) -> None:
+        g, recorded = record.generation, record.provenance.get("congestion")
+        if recorded is None:
+            self._check(g, "congestion", event.kind != "mutation" or "animation_url" not in record.metadata,
+                        "the mutation records no congestion (its block's base fee), though its renderer records it")
+            return
+        if not self._check(g, "congestion", event.kind == "mutation" and isinstance(recorded, dict),
+                           f"a {event.kind} records a congestion glitch: only mutations are glitched"):
+            return
+        try:
+            base_fee, threshold = int(recorded["base_fee_wei"]), int(recorded["threshold_wei"])
+            strength = recorded["strength"]
+        except (KeyError, TypeError, ValueError):
+            self._check(g, "congestion", False, f"the congestion record {recorded!r} lacks base_fee_wei, "
+                                                "threshold_wei or strength")
+            return
+        try:
+            header = read_base_fee(self.canvas.w3, event.block_number)
+        except Exception as exc:  # the node lost the block (a reorg) or is down
+            self._check(g, "congestion", False, f"the node cannot give block {event.block_number}'s header: "
+                                                f"{type(exc).__name__}: {exc}")
+            return
+        self._check(g, "congestion", base_fee == header, f"the metadata's base fee {base_fee} wei is not the "
+                                                         f"{header} wei of block {event.block_number}'s header")
+        expected = congestion_strength(header, threshold) if threshold > 0 else None
+        self._check(g, "congestion", strength == expected,
+                    f"the glitch strength {strength!r} is not the curve's {expected} for base fee {header} wei "
+                    f"over threshold {threshold} wei")
+
+    def _pixels(self, record: GenerationRecord | None) -> np.ndarray | None:
+        """The decoded pinned image of a record whose bytes hash to its CID (cached), else None."""
+        if record is None or record.image_png is None or file_cid(record.image_png) != record.image_cid:
+            return None
+        cache = self._pixel_cache
+        if record.generation not in cache:
+            try:
+                cache[record.generation] = decode_png(record.image_png)
+            except Exception:
+                cache[record.generation] = None
+        return cache[record.generation]
+
+    def _verify_animation(self, record: GenerationRecord, parent: GenerationRecord | None,
+                          image: np.ndarray | None) -> None:
+        g, named = record.generation, record.animation_cid
+        if named is None:
+            return  # rendered before animations existed
+        if not self._check(g, "animation", record.animation is not None,
+                           f"the animation {named} the metadata names cannot be fetched from IPFS"):
+            return
+        if not self._check(g, "animation", file_cid(record.animation) == named,
+                           f"the animation's bytes hash to {file_cid(record.animation)}, not {named}"):
+            return
+        try:
+            frames = decode_frames(record.animation)
+        except Exception as exc:
+            self._check(g, "animation", False, f"the animation {named} is not an APNG: {exc}")
+            return
+        # As many frames as renderer.animation keeps: the parent's frames (or its image) + this one.
+        expected = 1
+        if g > 0 and parent is not None:
+            parent_frames = 1
+            if parent.animation is not None and file_cid(parent.animation) == parent.animation_cid:
+                try:
+                    parent_frames = len(animation_parts(parent.animation)[1])
+                except ValueError:
+                    pass
+            parent_pixels = self._pixels(parent)
+            same_size = image is None or parent_pixels is None or parent_pixels.shape == image.shape
+            expected = min(FRAMES, parent_frames + 1) if same_size else 1
+        if not self._check(g, "animation", len(frames) == expected or (g > 0 and parent is None),
+                           f"the animation has {len(frames)} frame(s), not the {expected} renderer.animation keeps"):
+            return
+        wrong = []
+        for offset, frame in enumerate(frames):
+            generation = g - len(frames) + 1 + offset
+            pixels = self._pixels(self.history.record(generation))
+            if pixels is None or pixels.shape != frame.shape or not np.array_equal(pixels, frame):
+                wrong.append(generation)
+        self._check(g, "animation", not wrong, "the animation's frames of generation(s) "
+                                               f"{', '.join(map(str, wrong))} are not their pinned images")
+
+    def _verify_external_url(self, record: GenerationRecord) -> None:
+        link = record.metadata.get("external_url")
+        if link is None:
+            return
+        route = f"/#/token/{self.history.token_id}"
+        self._check(record.generation, "external-url", isinstance(link, str)
+                    and link.startswith(("http://", "https://")) and link.endswith(route),
+                    f"external_url {link!r} is not an http(s) link to the gallery's {route}")
+
     def _parent_input(self, parent: GenerationRecord) -> Parent:
         layer = None
         if parent.provenance.get("memory"):
@@ -341,7 +444,9 @@ class Verifier:
             # The pinned bytes when they hold the chain's layer (so the re-render names the pinned CID
             # as its parent's), else the chain's layer itself.
             layer = parent.age_layer if pinned is not None and _same_layer(pinned, replayed) else replayed.encode()
-        return Parent(parent.image_png, parent.metadata_cid, layer)
+        animation = parent.animation if parent.animation is not None \
+            and file_cid(parent.animation) == parent.animation_cid else None
+        return Parent(parent.image_png, parent.metadata_cid, layer, animation)
 
     def _verify_rerender(self, record: GenerationRecord, parent: GenerationRecord | None, event,
                          image: np.ndarray | None) -> None:
@@ -353,7 +458,8 @@ class Verifier:
             again = render(event, Origin.from_mint(self.history.events[0]), parent_input,
                            _deterministic_backend((record.provenance.get("renderer") or {}).get("model")),
                            chain_id=self.canvas.chain_id, canvas=self.canvas.address,
-                           **recorded_inputs(record.provenance))
+                           # external_url is the renderer's configured link, not art: checked on its own.
+                           external_url=record.metadata.get("external_url"), **recorded_inputs(record.provenance))
         except Exception as exc:  # inputs the metadata records that no render accepts
             self._check(g, "rerender", False, f"re-rendering from the recorded inputs fails: "
                                               f"{type(exc).__name__}: {exc}")
@@ -375,6 +481,9 @@ class Verifier:
         if same_pixels:  # the same picture: name the pinned bytes, whichever zlib compressed them
             expected["image"] = f"ipfs://{record.image_cid}"
             expected["provenance"]["image"]["cid"] = record.image_cid
+        if record.animation is not None and again.animation_cid != record.animation_cid \
+                and _same_frames(again.animation, record.animation):
+            expected["animation_url"] = f"ipfs://{record.animation_cid}"  # the same frames, another zlib
         pinned_layer = self._pinned_layer(record)
         expected_memory = expected["provenance"].get("memory")
         if expected_memory and pinned_layer is not None and _same_layer(pinned_layer, AgeLayer.decode(again.age_layer)):
@@ -382,6 +491,15 @@ class Verifier:
         wrong = _differing_fields(expected, record.metadata)
         self._check(g, "rerender", not wrong, f"re-rendering gives other metadata: {', '.join(wrong[:8])}"
                                               + (f" and {len(wrong) - 8} more field(s)" if len(wrong) > 8 else ""))
+
+
+def _same_frames(a: bytes, b: bytes) -> bool:
+    try:
+        first, second = decode_frames(a), decode_frames(b)
+    except ValueError:
+        return False
+    return len(first) == len(second) and all(x.shape == y.shape and np.array_equal(x, y)
+                                             for x, y in zip(first, second))
 
 
 def verify_token(canvas: Canvas, ipfs, token_id: int, from_block: int = 0, rerender: bool = True) -> list[Check]:

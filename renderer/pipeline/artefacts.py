@@ -2,6 +2,7 @@
 
 token-<id>/gen-<n>.png      the image
 token-<id>/gen-<n>.age      its age layer (renderer.memory), beside the image
+token-<id>/gen-<n>.apng     the evolution so far (renderer.animation): the metadata's animation_url
 token-<id>/gen-<n>.json     the metadata, written last: a job is "rendered" once it exists
 """
 
@@ -26,6 +27,11 @@ def age_path(image_path: str | Path) -> Path:
     return Path(image_path).with_suffix(".age")
 
 
+def animation_path(image_path: str | Path) -> Path:
+    """The animation lives beside its image: gen-N.apng next to gen-N.png."""
+    return Path(image_path).with_suffix(".apng")
+
+
 class Artefacts:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -38,6 +44,8 @@ class Artefacts:
         """Write a render's files, metadata last; returns what the store records about them."""
         image_path, metadata_path = self.paths(job.token_id, job.generation)
         write_atomically(age_path(image_path), rendered.age_layer)
+        if rendered.animation:
+            write_atomically(animation_path(image_path), rendered.animation)
         write_atomically(image_path, rendered.image_png)
         write_atomically(metadata_path, rendered.metadata)
         return {"image_path": str(image_path), "metadata_path": str(metadata_path), "image_cid": rendered.image_cid,
@@ -47,15 +55,22 @@ class Artefacts:
     @staticmethod
     def parent(job: Job) -> Parent:
         """A rendered job as the parent of its next generation."""
-        age = age_path(job.image_path)
-        # A parent rendered before mutation memory existed has no layer: read as never mutated.
-        return Parent(Path(job.image_path).read_bytes(), job.metadata_cid, age.read_bytes() if age.exists() else None)
+        age, animation = age_path(job.image_path), animation_path(job.image_path)
+        # A parent rendered before mutation memory (or animations) existed has no layer (animation):
+        # read as never mutated (its image starts the animation).
+        return Parent(Path(job.image_path).read_bytes(), job.metadata_cid, age.read_bytes() if age.exists() else None,
+                      animation.read_bytes() if animation.exists() else None)
 
     @staticmethod
     def pin_list(job: Job) -> list[tuple[Path, str]]:
-        """What a job pins, metadata last: the age layer (when it has one), the image, the metadata."""
+        """What a job pins, metadata last: the age layer and the animation (when it has them), the image,
+        the metadata."""
         age_cid = job.age_cid or _age_cid_from_metadata(job)
         files = [(age_path(job.image_path), age_cid)] if age_cid else []
+        if animation_path(job.image_path).exists():
+            animation_url = json.loads(Path(job.metadata_path).read_bytes()).get("animation_url")
+            if isinstance(animation_url, str):
+                files.append((animation_path(job.image_path), animation_url.removeprefix("ipfs://")))
         return [*files, (Path(job.image_path), job.image_cid), (Path(job.metadata_path), job.metadata_cid)]
 
 

@@ -21,8 +21,10 @@ RENDER_ATTEMPTS = 3
 
 
 class Dispatcher:
-    def __init__(self, store: JobStore, *, chain_id: int, canvas: str, size: int):
+    def __init__(self, store: JobStore, *, chain_id: int, canvas: str, size: int, gallery_url: str | None = None):
         self.store = store
+        #: Each token's metadata links <gallery_url>/#/token/<id> (the gallery's route) when set.
+        self.gallery_url = gallery_url
         self.chain_id = chain_id
         self.canvas = canvas
         self.size = size
@@ -41,10 +43,13 @@ class Dispatcher:
                 parent = None if job.generation == 0 else \
                     Artefacts.parent(self.store.job(job.token_id, job.generation - 1))
                 ready.append((job, RenderTask(job.event, Origin.from_mint(mint.event), parent, self.chain_id,
-                                              self.canvas, self.size)))
+                                              self.canvas, self.size, self.external_url(job.token_id))))
             except Exception as exc:  # one bad job must not stop the rest
                 self.render_failed(job, exc)
         return ready
+
+    def external_url(self, token_id: int) -> str | None:
+        return f"{self.gallery_url}/#/token/{token_id}" if self.gallery_url else None
 
     def render_failed(self, job: Job, exc: BaseException) -> None:
         """Keep the job pending for another try; after RENDER_ATTEMPTS tries, fail it with the reason."""

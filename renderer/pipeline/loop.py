@@ -172,8 +172,10 @@ def open_daemon(settings, account: LocalAccount) -> Daemon:
     store = JobStore(settings.db_path, canvas.chain_id, canvas.address, settings.start_block)
     reader = ChainReader(w3, address=canvas.address, topics=canvas.event_topics(), confirmations=options.confirmations,
                          span=options.log_range, start_block=store.start_block)
-    intake = Intake(canvas, store, reader, pools, rpc_outages=RPC_OUTAGES)
-    dispatcher = Dispatcher(store, chain_id=canvas.chain_id, canvas=canvas.address, size=options.image_size)
+    intake = Intake(canvas, store, reader, pools, rpc_outages=RPC_OUTAGES,
+                    congestion_threshold_wei=options.congestion_threshold_wei)
+    dispatcher = Dispatcher(store, chain_id=canvas.chain_id, canvas=canvas.address, size=options.image_size,
+                            gallery_url=options.gallery_url)
     artefacts = Artefacts(options.artefact_dir)
     committer = Committer(canvas, store, account, batch_size=options.batch_size,
                           receipt_timeout=options.receipt_timeout, stuck_after=options.stuck_after)

@@ -28,12 +28,23 @@ class PipelineOptions:
     ray_address: str | None
     gpu_batch: int
     in_flight_per_slot: int
+    #: renderer.congestion: mutations whose block base fee is above it are glitched.
+    congestion_threshold_wei: int
+    #: external_url of the metadata: <gallery_url>/#/token/<id>; None: no link.
+    gallery_url: str | None
 
     @classmethod
     def from_settings(cls, settings) -> PipelineOptions:
         for name in ("batch_size", "gpu_batch", "in_flight_per_slot", "image_size", "log_range"):
             if getattr(settings, name) < 1:
                 raise SetupError(f"{name} must be at least 1, not {getattr(settings, name)}")
+        if settings.congestion_threshold_wei < 1:
+            raise SetupError(f"the congestion threshold must be a positive number of wei (e.g. 50000000000 for "
+                             f"50 gwei), not {settings.congestion_threshold_wei}")
+        gallery_url = settings.gallery_url.rstrip("/") if settings.gallery_url else None
+        if gallery_url is not None and not gallery_url.startswith(("http://", "https://")):
+            raise SetupError(f"the gallery URL {settings.gallery_url!r} must start with http:// or https:// "
+                             "(CHAOS_GALLERY_URL / --gallery-url)")
         if settings.workers < 0:
             raise SetupError(f"--workers must be 0 (render inline) or more, not {settings.workers}")
         return cls(artefact_dir=Path(settings.artefact_dir), image_size=settings.image_size,
@@ -42,7 +53,8 @@ class PipelineOptions:
                    stuck_after=settings.stuck_after, poll_interval=settings.poll_interval,
                    phoenix=PhoenixPolicy(max_temperature_c=settings.max_temperature),
                    workers=settings.workers, ray_address=settings.ray_address, gpu_batch=settings.gpu_batch,
-                   in_flight_per_slot=settings.in_flight_per_slot)
+                   in_flight_per_slot=settings.in_flight_per_slot,
+                   congestion_threshold_wei=settings.congestion_threshold_wei, gallery_url=gallery_url)
 
     @property
     def distributed(self) -> bool:

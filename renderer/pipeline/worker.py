@@ -27,6 +27,8 @@ class RenderTask:
     chain_id: int
     canvas: str
     size: int
+    #: The metadata's external_url (the token's gallery page), or None when no gallery URL is set.
+    external_url: str | None = None
 
     @property
     def key(self) -> tuple[int, int]:
@@ -38,7 +40,8 @@ def render_task(task: RenderTask, backend, *, telemetry, policy: PhoenixPolicy) 
     return render_with_phoenix(task.event, task.origin, task.parent, backend, policy=policy,
                                telemetry=telemetry.sample(), chain_id=task.chain_id, canvas=task.canvas,
                                size=task.size, colour=ColourInputs.from_provenance(task.event.colour),
-                               congestion=Congestion.from_provenance(task.event.congestion))
+                               congestion=Congestion.from_provenance(task.event.congestion),
+                               external_url=task.external_url)
 
 
 def pin_checked(pinner, files: list[tuple[str, bytes, str]]) -> None:
@@ -52,6 +55,8 @@ def pin_checked(pinner, files: list[tuple[str, bytes, str]]) -> None:
 def rendered_files(rendered: Rendered) -> list[tuple[str, bytes, str]]:
     """A render's files in pin order, metadata last (it names the others)."""
     files = [("age layer", rendered.age_layer, rendered.age_layer_cid)] if rendered.age_layer_cid else []
+    if rendered.animation_cid:
+        files.append(("animation", rendered.animation, rendered.animation_cid))
     return [*files, ("image", rendered.image_png, rendered.image_cid),
             ("metadata", rendered.metadata, rendered.metadata_cid)]
 
@@ -68,5 +73,6 @@ def render_tasks(tasks: list[RenderTask], backend, *, telemetry, policy: Phoenix
 
     return render_batch([RenderRequest(t.event, t.origin, t.parent, t.chain_id, t.canvas, t.size,
                                        telemetry=telemetry.sample(), colour=ColourInputs.from_provenance(t.event.colour),
-                                       congestion=Congestion.from_provenance(t.event.congestion))
+                                       congestion=Congestion.from_provenance(t.event.congestion),
+                                       external_url=t.external_url)
                          for t in tasks], backend, policy=policy)

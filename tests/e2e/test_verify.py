@@ -228,6 +228,8 @@ def test_a_changed_pixel_inside_the_mask_fails_the_re_render(canvas, ipfs_node, 
     verdicts = {v.generation: v for v in verify_one(canvas, pinner, token_id)}
     assert verdicts[0].status == VERIFIED and verdicts[1].status == FORGED
     assert [(c.name, c.detail) for c in verdicts[1].failed] == [
+        # The animation (animation_url) still ends on the honest picture.
+        ("animation", "the animation's frames of generation(s) 1 are not their pinned images"),
         ("rerender", "1 pixel(s) differ from the re-render"),
         ("rerender", "re-rendering gives other metadata: image, provenance.image.cid")]
 

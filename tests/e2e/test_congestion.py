@@ -1,0 +1,122 @@
+"""The congestion glitch on Anvil: a transfer in a block with a high base fee is glitched, one in a
+calm block is not, both verify, and a forged congestion record (or animation) is caught by name.
+
+Anvil runs with base fee 0 (so brownie can attach); each test sets the base fee of one block with
+`anvil_setNextBlockBaseFeePerGas` and mines it, so the transfer's block inherits a fee near it
+(EIP-1559: an empty block lowers the next base fee by an eighth) and the wallet's fee estimate,
+taken from the latest block, covers it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from renderer import transactions, wallet
+from renderer.backends.noise import NoiseBackend
+from renderer.congestion import DEFAULT_THRESHOLD_WEI, GWEI, Congestion, congestion_strength
+from renderer.daemon import open_daemon
+from renderer.ipfs import Pinner
+from renderer.mask import changed_indices, mutation_mask
+from renderer.metadata import encode_metadata
+from renderer.png import decode_png
+from renderer.pipeline.artefacts import Artefacts
+from renderer.render import Origin, recorded_inputs, render
+from renderer.verify import failures, verify_token
+
+from .helpers import COLLECTOR, RENDERER, SECOND, committed, rpc
+
+pytestmark = pytest.mark.e2e
+
+
+def _base_fee_next(canvas, wei: int) -> None:
+    """Mine an empty block with base fee `wei`; the next block's fee follows from it."""
+    rpc(canvas.w3, "anvil_setNextBlockBaseFeePerGas", hex(wei))
+    rpc(canvas.w3, "evm_mine")
+
+
+def _header_fee(canvas, block_number: int) -> int:
+    return canvas.w3.eth.get_block(block_number)["baseFeePerGas"]
+
+
+def test_a_congested_transfer_is_glitched_a_calm_one_is_not_and_both_verify(canvas, settings, ipfs_node):
+    token_id, _ = wallet.mint(canvas, COLLECTOR, "a harbour under a gas spike")
+    daemon = open_daemon(settings, RENDERER)
+    daemon.run(until=committed(daemon, token_id, 0), poll_interval=0.1, timeout=60)
+
+    _base_fee_next(canvas, 8 * GWEI)  # calm: far below the 50 gwei threshold
+    wallet.transfer(canvas, COLLECTOR, token_id, SECOND.address)
+    _base_fee_next(canvas, 400 * GWEI)  # congested: about 350 gwei by the transfer's block
+    wallet.transfer(canvas, SECOND, token_id, COLLECTOR.address)
+    _base_fee_next(canvas, 0)
+    daemon.run(until=committed(daemon, token_id, 2), poll_interval=0.1, timeout=60)
+
+    calm, busy = daemon.store.job(token_id, 1), daemon.store.job(token_id, 2)
+    for job in (calm, busy):
+        recorded = json.loads(open(job.metadata_path).read())["provenance"]["congestion"]
+        fee = _header_fee(canvas, job.event.block_number)
+        assert recorded == job.event.congestion == {
+            "base_fee_wei": str(fee), "threshold_wei": str(DEFAULT_THRESHOLD_WEI),
+            "strength": congestion_strength(fee, DEFAULT_THRESHOLD_WEI), "rule": "renderer.congestion"}
+    assert json.loads(open(calm.metadata_path).read())["provenance"]["congestion"]["strength"] == 0
+    assert json.loads(open(busy.metadata_path).read())["provenance"]["congestion"]["strength"] > 0
+
+    # The busy generation's pixels are the glitched ones: without the glitch the same render differs,
+    # and either way exactly the mask changed.
+    origin = Origin.from_mint(daemon.store.job(token_id, 0).event)
+    parent = Artefacts.parent(calm)
+    inputs = recorded_inputs(json.loads(open(busy.metadata_path).read())["provenance"])
+    unglitched = render(busy.event, origin, parent, NoiseBackend(), chain_id=canvas.chain_id,
+                        canvas=canvas.address, **{**inputs, "congestion": None})
+    before, after = decode_png(parent.image_png), decode_png(open(busy.image_path, "rb").read())
+    assert not np.array_equal(decode_png(unglitched.image_png), after)
+    mask = mutation_mask(bytes.fromhex(busy.event.args["entropy"][2:]), 64, 64)
+    assert np.array_equal(changed_indices(before, after), mask)
+
+    checks = verify_token(canvas, Pinner(ipfs_node.api_multiaddr), token_id)
+    assert not failures(checks)
+    names = {(c.generation, c.name) for c in checks}
+    assert {(1, "congestion"), (2, "congestion"), (2, "animation"), (2, "rerender")} <= names
+    daemon.close()
+
+
+def test_a_forged_congestion_record_or_animation_is_caught_by_name(canvas, settings, ipfs_node):
+    """Three tokens transferred in congested blocks, each rendered honestly and not committed; a forger
+    with the renderer's key commits each with one lie in its metadata."""
+    tokens = [wallet.mint(canvas, COLLECTOR, f"forgery target {i}")[0] for i in range(3)]
+    daemon = open_daemon(settings, RENDERER)
+    daemon.run(until=lambda: all(committed(daemon, t, 0)() for t in tokens), poll_interval=0.1, timeout=60)
+    for token_id in tokens:
+        _base_fee_next(canvas, 300 * GWEI)
+        wallet.transfer(canvas, COLLECTOR, token_id, SECOND.address)
+    _base_fee_next(canvas, 0)
+    for _ in range(50):
+        daemon.read_chain(), daemon.render_ready(), daemon.pin_ready()
+        if all((j := daemon.store.job(t, 1)) is not None and j.state == "pinned" for t in tokens):
+            break
+    pinner = Pinner(ipfs_node.api_multiaddr)
+    honest = [json.loads(open(daemon.store.job(t, 1).metadata_path).read()) for t in tokens]
+    fee = int(honest[0]["provenance"]["congestion"]["base_fee_wei"])
+    assert honest[0]["provenance"]["congestion"]["strength"] > 0
+
+    honest[0]["provenance"]["congestion"]["strength"] = 0  # "the network was calm"
+    lower = Congestion(fee // 2, DEFAULT_THRESHOLD_WEI)  # a base fee that is not the header's, curve kept
+    honest[1]["provenance"]["congestion"].update(lower.to_provenance())
+    honest[2]["animation_url"] = "ipfs://" + daemon.store.job(tokens[2], 0).metadata_cid  # JSON, not an APNG
+    for token_id, document in zip(tokens, honest):
+        cid = pinner.pin(encode_metadata(document))
+        transactions.transact(canvas.w3, RENDERER, canvas.commit_call(token_id, 1, cid))
+
+    failed = []
+    for token_id in tokens:
+        details: dict[tuple[int, str], str] = {}
+        for c in failures(verify_token(canvas, pinner, token_id)):
+            details[(c.generation, c.name)] = details.get((c.generation, c.name), "") + c.detail + "; "
+        failed.append(details)
+    assert "the glitch strength 0 is not the curve's" in failed[0][(1, "congestion")]
+    assert f"the metadata's base fee {fee // 2} wei is not the {fee} wei of block" in failed[1][(1, "congestion")]
+    assert "is not an APNG" in failed[2][(1, "animation")]
+    assert all(0 not in {g for g, _ in f} for f in failed)  # generation 0 of each stays verified
+    daemon.close()

@@ -1,0 +1,68 @@
+"""animation_url: the evolution so far as an APNG, assembled from the pinned PNGs' own streams."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+from PIL import Image
+
+from renderer.animation import FRAMES, decode_frames, next_animation
+from renderer.backends.noise import NoiseBackend
+from renderer.cid import file_cid
+from renderer.png import decode_png
+from renderer.render import Origin, Parent, render
+
+from .events import mint_event, mutation_event
+
+CANVAS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+def _generations(count, size=48, external_url=None):
+    origin = Origin.from_mint(mint_event())
+    rendered = [render(mint_event(), origin, None, NoiseBackend(), chain_id=31337, canvas=CANVAS, size=size,
+                       external_url=external_url)]
+    for generation in range(1, count):
+        last = rendered[-1]
+        parent = Parent(last.image_png, last.metadata_cid, last.age_layer, last.animation)
+        rendered.append(render(mutation_event(generation=generation, entropy="0x" + f"{generation:02x}" * 32),
+                               origin, parent, NoiseBackend(), chain_id=31337, canvas=CANVAS, size=size,
+                               external_url=external_url))
+    return rendered
+
+
+def test_each_animation_holds_the_newest_generations_bounded_and_plays_in_pillow():
+    history = _generations(FRAMES + 3)
+    for generation, rendered in enumerate(history):
+        frames = decode_frames(rendered.animation)
+        newest = history[max(0, generation - FRAMES + 1):generation + 1]
+        assert len(frames) == min(FRAMES, generation + 1)
+        assert all(np.array_equal(f, decode_png(r.image_png)) for f, r in zip(frames, newest))
+        document = json.loads(rendered.metadata)
+        assert document["animation_url"] == f"ipfs://{rendered.animation_cid}"
+        assert rendered.animation_cid == file_cid(rendered.animation)
+    with Image.open(io.BytesIO(history[-1].animation)) as apng:  # a real APNG reader agrees
+        assert apng.n_frames == FRAMES and apng.is_animated
+        apng.seek(FRAMES - 1)
+        assert np.array_equal(np.asarray(apng.convert("RGB")), decode_png(history[-1].image_png))
+
+
+def test_the_animation_is_deterministic_and_reuses_the_pinned_streams():
+    a, b = _generations(3), _generations(3)
+    assert [r.animation for r in a] == [r.animation for r in b]
+    # The animation carries each frame's compressed stream as pinned: no bigger than the PNGs it holds.
+    assert len(a[2].animation) < sum(len(r.image_png) for r in a) + 400
+
+
+def test_a_parent_without_an_animation_starts_from_its_image():
+    history = _generations(2)
+    frames = decode_frames(next_animation(history[1].image_png, None, history[0].image_png))
+    assert len(frames) == 2 and np.array_equal(frames[0], decode_png(history[0].image_png))
+    assert len(decode_frames(next_animation(history[0].image_png))) == 1
+
+
+def test_external_url_links_the_gallery_only_when_configured():
+    assert "external_url" not in json.loads(_generations(1)[0].metadata)
+    linked = json.loads(_generations(1, external_url="https://gallery.example/#/token/1")[0].metadata)
+    assert linked["external_url"] == "https://gallery.example/#/token/1"
