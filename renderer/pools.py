@@ -2,6 +2,9 @@
 
 One call, `poolState()`, gives every hue's state; a render reads it at the block it
 renders (pass that block as `block_identifier`) so the same inputs give the same image.
+The price and crash flag a render reads are time-weighted (the contract averages each
+hue's pigment reserve over its `twapWindow`, an hour by default), so one block of market
+manipulation cannot steer a render; the reserves are the spot ones.
 `format_pools` prints the table behind `chaos pools`.
 
 Units as the contract keeps them: ETH in wei; pigment in 1e-18 units; price in wei per
@@ -11,7 +14,7 @@ whole pigment; the rebase index in units of 1 / INDEX_ONE (INDEX_ONE = no rebase
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 
@@ -37,10 +40,14 @@ class HueState:
     hue_count: int
     eth_reserve: int  # wei held by the pool (its virtual ETH not counted)
     pigment_reserve: int  # 1e-18 pigment units
-    price: int  # marginal price, wei per whole pigment
-    crashed: bool  # pigment reserve under the floor: split the RGB channels of its holders
+    price: int  # time-weighted price, wei per whole pigment (the curve's price at the averaged reserve)
+    crashed: bool  # averaged pigment reserve under the floor: split the RGB channels of its holders
     rebase_index: int  # of INDEX_ONE: what a holder's pigment of this hue is still worth
-    next_rebase_at: int = 0  # unix time the next rebase step is due; 0 while the hue is not overused
+    next_rebase_at: int = 0  # the next period boundary, where an overused hue takes a rebase step; 0 if not overused
+    #: What the next trade pays (wei per whole pigment) and the averaged reserve behind `price`/`crashed`:
+    #: shown by the gallery's price chart, never part of a render's inputs (hence not compared).
+    spot_price: int = field(default=0, compare=False)
+    tw_pigment_reserve: int = field(default=0, compare=False)
 
     @property
     def degrees(self) -> tuple[float, float]:
@@ -61,7 +68,8 @@ def read_pool_state(contract, block_identifier="latest") -> list[HueState]:
     """Every hue's state, in hue order, from a web3 ColourPools contract (see `pools_abi`)."""
     rows = contract.functions.poolState().call(block_identifier=block_identifier)
     count = len(rows)
-    return [HueState(hue, count, int(row[0]), int(row[1]), int(row[2]), bool(row[3]), int(row[4]), int(row[5]))
+    return [HueState(hue, count, int(row[0]), int(row[1]), int(row[2]), bool(row[3]), int(row[4]), int(row[5]),
+                     spot_price=int(row[7]), tw_pigment_reserve=int(row[6]))
             for hue, row in enumerate(rows)]
 
 

@@ -62,6 +62,10 @@ def buy_colour(canvas: Canvas, pools, account: LocalAccount, token_id: int, hue:
                        f"({360 // hue_count} degrees each)")
     if eth_wei <= 0:
         raise BadInput("say how much ETH to spend on pigment, e.g. --eth 0.01")
+    minimum = functions.minTrade().call()
+    if eth_wei < minimum:
+        raise BadInput(f"a buy pays at least {Web3.from_wei(minimum, 'ether')} ETH (the pools' minTrade), "
+                       f"not {Web3.from_wei(eth_wei, 'ether')}")
     if canvas.owner_of(token_id) is None:
         raise BadInput(f"token {token_id} does not exist on {canvas.address}")
     if not 0 <= slippage_bps < 10_000:

@@ -20,7 +20,9 @@ and for the colour pools (CHAOS_POOLS=0 deploys the canvas alone):
     CHAOS_FLOOR_BPS           2000                (flash crash below 20 % of the initial pigment)
     CHAOS_OVERUSE_BPS         5000                (overused below 50 %: rebases start)
     CHAOS_REBASE_BPS          1000                (index -10 % per period of overuse)
-    CHAOS_REBASE_PERIOD       86400               (one day)
+    CHAOS_REBASE_PERIOD       86400               (one day; period boundaries from the deployment time)
+    CHAOS_TWAP_WINDOW         3600                (renders and rebases read the reserve averaged over an hour)
+    CHAOS_MIN_TRADE           1000000000000000    (0.001 ether: the least a buy pays or a sell returns)
 The deployed addresses are printed and written to build/deployments/chaos-<chainid>.json
 (keys: chain_id, canvas, block, deployer, renderer, and pools when deployed).
 `deploy_and_record` (what `chaos deploy` runs) also deploys the Phoenix economy
@@ -51,6 +53,8 @@ POOL_DEFAULTS = {
     "overuse_bps": 5_000,
     "rebase_bps": 1_000,
     "rebase_period": 86_400,
+    "twap_window": 3_600,
+    "min_trade": 10**15,
 }
 
 

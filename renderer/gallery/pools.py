@@ -18,9 +18,10 @@ PRICE_EVENTS = ("Bought", "Sold", "Rebased")
 
 
 def pool_state(w3: Web3, address: str, block: int | str = "latest") -> list[dict]:
-    """Every hue's price (wei per whole pigment, as a decimal string) and crash flag at `block`."""
+    """Every hue's spot price (wei per whole pigment, as a decimal string: what the next trade pays)
+    and crash flag (time-weighted, as renders read it) at `block`."""
     contract = w3.eth.contract(address=Web3.to_checksum_address(address), abi=pools_abi())
-    return [{"hue": s.hue, "price_wei": str(s.price), "crashed": s.crashed}
+    return [{"hue": s.hue, "price_wei": str(s.spot_price), "crashed": s.crashed}
             for s in read_pool_state(contract, block_identifier=block)]
 
 

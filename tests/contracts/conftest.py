@@ -42,6 +42,8 @@ POOL_PARAMS = {
     "overuse_bps": 5_000,
     "rebase_bps": 1_000,
     "rebase_period": 86_400,
+    "twap_window": 3_600,
+    "min_trade": 10**15,
 }
 INDEX_ONE = 10**9
 MIN_INDEX = 10**6
@@ -163,11 +165,12 @@ class PoolModel:
     """The pricing, fee and rebase formulas of ColourPools, in exact integer arithmetic."""
 
     def __init__(self, virtual_eth, initial_pigment, fee_bps, floor_bps, overuse_bps, rebase_bps,
-                 rebase_period, **_):
+                 rebase_period, twap_window=3_600, min_trade=10**15, **_):
         self.virtual_eth, self.initial_pigment, self.fee_bps = virtual_eth, initial_pigment, fee_bps
         self.floor = initial_pigment * floor_bps // 10_000
         self.overuse = initial_pigment * overuse_bps // 10_000
         self.rebase_bps, self.rebase_period = rebase_bps, rebase_period
+        self.twap_window, self.min_trade = twap_window, min_trade
 
     def buy(self, eth_reserve, pigment_reserve, value):
         """(fee, eth into the curve, pigment out)."""
@@ -187,22 +190,20 @@ class PoolModel:
     def price(self, eth_reserve, pigment_reserve):
         return (eth_reserve + self.virtual_eth) * WAD // pigment_reserve
 
-    def decayed(self, index, periods):
-        factor, scale = (10_000 - self.rebase_bps) * (WAD // 10_000), WAD
-        while periods:
-            if periods & 1:
-                scale = scale * factor // WAD
-            factor = factor * factor // WAD
-            periods >>= 1
-        return max(index * scale // WAD, MIN_INDEX)
+    def step(self, eth_reserve, pigment_reserve, index):
+        """One rebase step: (eth reserve, pigment reserve, index, wei freed to the fee pot)."""
+        new_index = max(index * (10_000 - self.rebase_bps) // 10_000, MIN_INDEX)
+        back = (self.initial_pigment - pigment_reserve) * (index - new_index) // index
+        x = eth_reserve + self.virtual_eth
+        new_reserve = pigment_reserve + back
+        new_x = -(-x * pigment_reserve // new_reserve)  # rounded up: k never decreases
+        return new_x - self.virtual_eth, new_reserve, new_index, x - new_x
 
-    def rebase(self, pigment_reserve, index, periods):
-        """(new pigment reserve, new index) after `periods` steps of an overused hue."""
-        new_index = self.decayed(index, periods)
-        if new_index >= index:
-            return pigment_reserve, index
-        held = self.initial_pigment - pigment_reserve
-        return pigment_reserve + held * (index - new_index) // index, new_index
+    def blend(self, tw, reserve, dt, window):
+        """The time-weighted reserve moved toward `reserve` over dt seconds."""
+        if dt >= window:
+            return reserve
+        return tw + (reserve - tw) * dt // window if reserve > tw else tw - (tw - reserve) * dt // window
 
 
 def block_time(tx=None):

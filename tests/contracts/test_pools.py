@@ -13,7 +13,10 @@ PAYMENT = 10**16
 
 
 def _pool(pools, hue):
-    return tuple(pools.poolState()[hue])
+    """(eth reserve, pigment reserve, spot price, crashed, index, next rebase): what a trade moves
+    at once (the time-weighted price and crash flag are test_pools_crash_rebase's)."""
+    state = tuple(pools.poolState()[hue])
+    return state[0], state[1], state[7], state[3], state[4], state[5]
 
 
 def assert_accounting(pools):
@@ -45,6 +48,8 @@ def test_parameters(pools, canvas, admin, h):
     assert pools.overuseReserve() == p["initial_pigment"] * p["overuse_bps"] // 10_000
     assert pools.rebaseBps() == p["rebase_bps"]
     assert pools.rebasePeriod() == p["rebase_period"]
+    assert (pools.twapWindow(), pools.minTrade()) == (p["twap_window"], p["min_trade"])
+    assert pools.epochStart() == brownie.web3.eth.get_block(pools.tx.block_number)["timestamp"]
     assert (pools.INDEX_ONE(), pools.MIN_INDEX(), pools.MAX_FEE_BPS()) == (h.INDEX_ONE, h.MIN_INDEX, 1_000)
     assert canvas.hasRole(canvas.POOLS_ROLE(), pools)
 
@@ -56,7 +61,8 @@ def test_initial_state(pools, h):
     price = h.POOL_PARAMS["virtual_eth"] * h.WAD // h.POOL_PARAMS["initial_pigment"]
     assert price == 10**12  # 1e-6 ether per pigment
     for state in states:
-        assert tuple(state) == (0, h.POOL_PARAMS["initial_pigment"], price, False, h.INDEX_ONE, 0)
+        initial = h.POOL_PARAMS["initial_pigment"]
+        assert tuple(state) == (0, initial, price, False, h.INDEX_ONE, 0, initial, price)
     assert (pools.fees(), pools.totalCredits(), pools.balance(), pools.accountedEth()) == (0, 0, 0, 0)
 
 
@@ -78,11 +84,14 @@ def test_hue_count_is_fixed_at_deploy(canvas, admin, h, hue_count):
     ("floorBps", 5_001),  # above overuseBps (5 000)
     ("rebaseBps", 10_000),
     ("rebasePeriod", 0), ("rebasePeriod", 2**32),
+    ("twapWindow", 0), ("twapWindow", 86_401),  # longer than the rebase period
+    ("minTrade", 0),
 ])
 def test_constructor_rejects_bad_parameters(ColourPools, canvas, admin, h, name, value):
     keys = {"hueCount": "hue_count", "virtualEth": "virtual_eth", "initialPigment": "initial_pigment",
             "feeBps": "fee_bps", "floorBps": "floor_bps", "overuseBps": "overuse_bps",
-            "rebaseBps": "rebase_bps", "rebasePeriod": "rebase_period"}
+            "rebaseBps": "rebase_bps", "rebasePeriod": "rebase_period", "twapWindow": "twap_window",
+            "minTrade": "min_trade"}
     params = {**h.POOL_PARAMS, keys[name]: value}
     with brownie.reverts(f"BadParameter: {name}, {value}"):
         ColourPools.deploy(canvas, admin, *params.values(), {"from": admin})
@@ -96,7 +105,7 @@ def test_constructor_rejects_zero_addresses(ColourPools, canvas, admin, h):
 
 
 def test_extreme_but_valid_parameters(ColourPools, canvas, admin, h):
-    pools = ColourPools.deploy(canvas, admin, 360, 2**96 - 1, 2**96 - 1, 1_000, 0, 0, 0, 1, {"from": admin})
+    pools = ColourPools.deploy(canvas, admin, 360, 2**96 - 1, 2**96 - 1, 1_000, 0, 0, 0, 1, 1, 1, {"from": admin})
     assert pools.floorReserve() == 0 and pools.overuseReserve() == 0
 
 
@@ -144,7 +153,7 @@ def test_buy_makes_the_hue_dearer_and_leaves_others(pools, token, alice, h):
 
 def test_buy_follows_the_formula_exactly(pools, token, alice, h):
     eth, pigment, fees = 0, h.POOL_PARAMS["initial_pigment"], 0
-    for value in (1, 333, 334, 10**9 + 7, ETH // 3, 2 * ETH + 1):
+    for value in (10**15, 10**15 + 333, 10**15 + 334, 10**16 + 7, ETH // 3, 2 * ETH + 1):
         fee, eth_in, out = h.model.buy(eth, pigment, value)
         assert _buy(pools, token, alice, value).return_value == out
         k_before = h.model.k(eth, pigment)
@@ -197,12 +206,16 @@ def test_buy_zero_value(pools, token, alice, h):
         _buy(pools, token, alice, value=0)
 
 
-def test_one_wei_buys_pigment(pools, token, alice, h):
-    # The smallest payment still buys something: 1 wei (no fee below 334 wei) at 1e-6 ether per pigment.
-    out = h.model.buy(0, h.POOL_PARAMS["initial_pigment"], 1)[2]
-    assert out == 999_999
-    assert _buy(pools, token, alice, value=1).return_value == out
-    assert pools.fees() == 0
+def test_one_wei_buy_reverts(pools, token, alice, h):
+    """Audit: a 1-wei buy re-coloured any token (~24k gas for the attacker, a render for the renderer).
+    A buy now pays at least `minTrade`, what a paid mutation costs."""
+    minimum = h.POOL_PARAMS["min_trade"]
+    for value in (1, minimum - 1):
+        with h.reverts_with("BelowMinimumTrade", value, minimum):
+            _buy(pools, token, alice, value=value)
+    assert pools.balance() == 0
+    out = h.model.buy(0, h.POOL_PARAMS["initial_pigment"], minimum)[2]
+    assert _buy(pools, token, alice, value=minimum).return_value == out
 
 
 @pytest.mark.parametrize("hue", [12, 13, 2**256 - 1])
@@ -331,11 +344,24 @@ def test_sell_slippage(pools, token, held, alice, h):
     assert pools.sell(token, HUE, held, out, h.FAR_DEADLINE, {"from": alice}).return_value == out
 
 
-def test_sell_of_dust_pays_nothing(pools, token, held, alice, h):
-    # One unit (1e-18 pigment) is worth less than a wei: nothing would come out.
+def test_sell_of_dust_is_below_the_minimum(pools, token, held, alice, h):
+    # One unit (1e-18 pigment) is worth less than a wei: far below the least a sale may return.
     assert pools.quoteSell(HUE, 1) == 0
-    with h.reverts_with("InsufficientOutput", 0, 0):
+    with h.reverts_with("BelowMinimumTrade", 0, h.POOL_PARAMS["min_trade"]):
         pools.sell(token, HUE, 1, 0, h.FAR_DEADLINE, {"from": alice})
+
+
+def test_a_small_sale_of_the_whole_holding_is_allowed(pools, canvas, token, alice, bob, h):
+    """The minimum never traps pigment: a token may always sell all it holds of a hue."""
+    held = _buy(pools, token, bob, h.POOL_PARAMS["min_trade"]).return_value
+    gross = h.model.sell(h.model.buy(0, h.POOL_PARAMS["initial_pigment"], h.POOL_PARAMS["min_trade"])[1],
+                         h.POOL_PARAMS["initial_pigment"] - held, held // 2)[1]
+    with h.reverts_with("BelowMinimumTrade", gross, h.POOL_PARAMS["min_trade"]):
+        pools.sell(token, HUE, held // 2, 0, h.FAR_DEADLINE, {"from": alice})
+    tx = pools.sell(token, HUE, held, 0, h.FAR_DEADLINE, {"from": alice})
+    assert tx.events["Sold"][0]["pigmentIn"] == held
+    assert pools.pigmentOf(token, HUE) == 0
+    assert_accounting(pools)
 
 
 def test_sell_expired_deadline(pools, token, held, alice, h):
@@ -525,10 +551,12 @@ def test_renderer_reads_the_pools_with_web3(pools, token, alice, h):
 
     contract = brownie.web3.eth.contract(address=pools.address, abi=pools_abi())
     before = brownie.web3.eth.block_number
-    _buy(pools, token, alice, ETH + ETH // 10)  # more than half the pigment: overused
+    _buy(pools, token, alice, ETH + ETH // 10)  # more than half the pigment ...
+    brownie.chain.sleep(h.POOL_PARAMS["twap_window"])  # ... for an hour: overused
+    brownie.chain.mine()
     states = read_pool_state(contract)
     assert [(s.eth_reserve, s.pigment_reserve, s.price, s.crashed, s.rebase_index, s.next_rebase_at)
-            for s in states] == [tuple(state) for state in pools.poolState()]
+            for s in states] == [tuple(state)[:6] for state in pools.poolState()]
     assert states[HUE].overused and states[HUE].degrees == (90, 120)
     assert read_pool_state(contract, block_identifier=before)[HUE].eth_reserve == 0  # as of a past block
     table = format_pools(states)

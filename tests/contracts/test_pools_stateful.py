@@ -7,12 +7,13 @@
   Bought / Sold / Rebased events alone, never goes below zero and gives exactly the
   contract's `effectiveWeights`; and pigment is conserved: a hue's reserve plus every
   token's effective pigment never exceeds the initial pigment;
-- the crash state matches the reserves (`crashed == reserve < floor`), and the FlashCrash /
-  Recovered events alternate and agree with it;
-- the rebase index changes only with a Rebased event, never rises, never falls below its minimum.
+- the crash state matches the time-weighted reserve (`crashed == tw < floor`), and the
+  FlashCrash / Recovered events alternate;
+- the rebase index never rises and never falls below its minimum; the views may show a step
+  that is due before the Rebased event that stores it, never one the events then contradict.
 
-Failing actions (selling more than held, dust, rebasing too early) are part of the mix: the
-revert must name an error whose reported values justify it.
+Failing actions (selling more than held, trades under the minimum, rebasing too early) are part
+of the mix: the revert must name an error whose reported values justify it.
 
 Small pools (3 hues, 1 ether of virtual ETH, buys up to 5 ether), and every token starts with
 pigment of every hue (hue 0 just under its crash floor, hue 1 near overuse), so that sells,
@@ -62,7 +63,8 @@ class PoolsMachine:
     def setup(self):
         states = self.pools.poolState()
         self.k = [(s[0] + self.virtual) * s[1] for s in states]
-        self.crashed = [s[3] for s in states]
+        self.crashed = [s[6] < self.floor for s in states]  # as the stored average last said
+        self.min_trade = self.pools.minTrade()
         self.index = [s[4] for s in states]
         assert self.index == [self.h.INDEX_ONE] * HUES  # so the seeded shares are the weights
         self.shares = {t: list(self.pools.effectiveWeights(t)) for t in self.tokens}
@@ -98,8 +100,13 @@ class PoolsMachine:
     # ------------------------------------------------------------- rules
 
     def rule_buy(self, token="st_token", hue="st_hue", value="st_value", account="st_account"):
-        tx = self.pools.buy(self.tokens[token], hue, 0, self.h.FAR_DEADLINE,
-                            {"from": self.people[account], "value": value})
+        buy = self.pools.buy
+        args = (self.tokens[token], hue, 0, self.h.FAR_DEADLINE, {"from": self.people[account], "value": value})
+        if value < self.min_trade:
+            with self.h.reverts_with("BelowMinimumTrade", value, self.min_trade):
+                buy(*args)
+            return
+        tx = buy(*args)
         assert tx.events["Bought"][0]["pigmentOut"] > 0
         self._events(tx)
 
@@ -131,6 +138,9 @@ class PoolsMachine:
             elif (exc.revert_msg or "").startswith("InsufficientPigment"):
                 _, _, actual, wanted = self._revert_args(exc, "InsufficientPigment")
                 assert actual < wanted == amount and actual <= held  # a due rebase shrank the holding
+            elif (exc.revert_msg or "").startswith("BelowMinimumTrade"):
+                gross, minimum = self._revert_args(exc, "BelowMinimumTrade")
+                assert gross < minimum == self.min_trade and amount < held
             else:
                 assert self._revert_args(exc, "InsufficientOutput") == [0, 0]  # dust: worth no wei
             return
@@ -142,6 +152,8 @@ class PoolsMachine:
         else:
             assert "Credited" not in tx.events
         self._events(tx)
+        if amount == held:
+            self.shares[token_id][hue] = 0  # a sale of the whole holding burns every share
 
     def rule_transfer(self, token="st_token"):
         token_id = self.tokens[token]
@@ -156,8 +168,8 @@ class PoolsMachine:
             tx = self.pools.rebase(hue, {"from": self.people[1]})
         except brownie.exceptions.VirtualMachineError as exc:
             if (exc.revert_msg or "").startswith("NotOverused"):
-                _, reserve, threshold = self._revert_args(exc, "NotOverused")
-                assert reserve >= threshold
+                _, tw, threshold = self._revert_args(exc, "NotOverused")
+                assert tw >= threshold
             else:
                 self._revert_args(exc, "RebaseNotDue")
             return
@@ -187,23 +199,26 @@ class PoolsMachine:
         states = self.pools.poolState()
         assert len(states) == HUES
         weights = [self.pools.effectiveWeights(t) for t in self.tokens]
-        for hue, (eth, pigment, price, crashed, index, _) in enumerate(states):
-            assert index == self.index[hue]  # changed only with a Rebased event
+        for hue, (eth, pigment, price, crashed, index, _, tw, spot) in enumerate(states):
+            assert index <= self.index[hue]  # a due step shows before its Rebased event stores it
             k = (eth + self.virtual) * pigment
             assert k >= self.k[hue], f"k of hue {hue} decreased"
             self.k[hue] = k
-            assert price == (eth + self.virtual) * self.h.WAD // pigment
-            assert crashed == (pigment < self.floor) == self.crashed[hue]
+            assert spot == (eth + self.virtual) * self.h.WAD // pigment
+            assert price == (eth + self.virtual) * pigment // tw * self.h.WAD // tw
+            assert crashed == (tw < self.floor)
+            assert 0 < tw <= self.initial
             assert self.h.MIN_INDEX <= index <= self.h.INDEX_ONE
             held = [w[hue] for w in weights]
             for token_id, weight in zip(self.tokens, held):
                 assert self.shares[token_id][hue] >= 0
                 assert weight == self.shares[token_id][hue] * index // self.h.INDEX_ONE
             assert 0 < pigment and pigment + sum(held) <= self.initial
-        reserves = sum(state[0] for state in states)
+        reserves = sum(state[0] for state in states)  # due steps applied: their ETH is not in fees() yet
         credits = self.pools.totalCredits()
         assert credits == self.pools.credits(self.receiver)
-        assert self.pools.balance() == reserves + self.pools.fees() + credits
+        assert self.pools.balance() == self.pools.accountedEth()  # stored reserves + fees + credits
+        assert reserves + self.pools.fees() + credits <= self.pools.balance()
 
 
 def test_pools_stateful(state_machine, canvas, admin, alice, bob, PoolsTestReceiver, h):

@@ -49,8 +49,10 @@ def test_a_purchase_recolours_its_token_and_moves_everyone_elses_colours(canvas,
     assert provenance["palette"] != before["provenance"]["palette"]
     assert daemon.store.job(token_id, 1).changed_pixel_fraction > 0.5  # the whole picture is re-graded
 
-    # The trade made hue 3 dearer, and prices reach every token's next render: a token minted
-    # now by another wallet is drawn with a palette pulled off its base palette.
+    # The trade made hue 3 dearer, and prices reach every token's next render through the pools'
+    # time-weighted price: an hour on, a token minted by another wallet is drawn with a palette
+    # pulled off its base palette.
+    _an_hour_later(canvas)
     other, _ = wallet.mint(canvas, SECOND, "a field of poppies under a grey sky")
     daemon.run(until=committed(daemon, other, 0), poll_interval=0.1, timeout=60)
     drawn = _metadata(daemon, other, 0)["provenance"]
@@ -62,25 +64,44 @@ def test_a_purchase_recolours_its_token_and_moves_everyone_elses_colours(canvas,
     assert {(1, "colour"), (1, "rerender"), (1, "age-layer")} <= {(c.generation, c.name) for c in checks}
 
 
+def _an_hour_later(canvas):
+    """Let an hour pass on the chain: the pools' time-weighted reserve catches up with the spot one."""
+    canvas.w3.provider.make_request("evm_increaseTime", [3_600])
+    canvas.w3.provider.make_request("evm_mine", [])
+
+
 def test_a_flash_crash_splits_the_channels_of_its_holders_until_it_recovers(canvas, settings, ipfs_node):
     token_id, _ = wallet.mint(canvas, COLLECTOR, "a glass harbour at dusk")
     daemon = open_daemon(settings, RENDERER)
     pools = daemon.pools
-    # 5 ETH against 1 ETH of virtual ETH takes hue 9's pigment reserve under its 20% floor.
+    # 5 ETH against 1 ETH of virtual ETH takes hue 9's pigment reserve under its 20% floor ...
     pigment, tx = wallet.buy_colour(canvas, pools, COLLECTOR, token_id, 9, 5 * ETH)
     receipt = canvas.w3.eth.get_transaction_receipt(tx)
+    assert not pools.events.FlashCrash().process_receipt(receipt, errors=DISCARD)  # ... but renders read
+    daemon.run(until=committed(daemon, token_id, 1), poll_interval=0.1, timeout=60)  # the hour's average
+    assert _metadata(daemon, token_id, 1)["provenance"]["colour"]["crashed_held"] == []
+
+    # Held under the floor for an hour, the hue is crashed: the next re-colouring splits the channels.
+    _an_hour_later(canvas)
+    more, tx = wallet.buy_colour(canvas, pools, COLLECTOR, token_id, 9, ETH // 100)
+    receipt = canvas.w3.eth.get_transaction_receipt(tx)
     assert len(pools.events.FlashCrash().process_receipt(receipt, errors=DISCARD)) == 1
-    daemon.run(until=committed(daemon, token_id, 1), poll_interval=0.1, timeout=60)
-    crashed = _metadata(daemon, token_id, 1)
+    daemon.run(until=committed(daemon, token_id, 2), poll_interval=0.1, timeout=60)
+    crashed = _metadata(daemon, token_id, 2)
     assert crashed["provenance"]["colour"]["crashed_held"] == [9]
     assert {"trait_type": "Crashed hue held", "value": 9} in crashed["attributes"]
 
-    # Selling most of it back lifts the reserve over the floor: the next render draws no split.
-    call = pools.functions.sell(token_id, 9, pigment * 9 // 10, 1, _deadline(canvas))
-    receipt = transactions.transact(canvas.w3, COLLECTOR, call)
+    # Selling most of it back lifts the reserve over the floor; an hour on, the hue has recovered
+    # and the next render draws no split.
+    call = pools.functions.sell(token_id, 9, (pigment + more) * 9 // 10, 1, _deadline(canvas))
+    transactions.transact(canvas.w3, COLLECTOR, call)
+    daemon.run(until=committed(daemon, token_id, 3), poll_interval=0.1, timeout=60)
+    _an_hour_later(canvas)
+    _, tx = wallet.buy_colour(canvas, pools, COLLECTOR, token_id, 9, ETH // 100)
+    receipt = canvas.w3.eth.get_transaction_receipt(tx)
     assert len(pools.events.Recovered().process_receipt(receipt, errors=DISCARD)) == 1
-    daemon.run(until=committed(daemon, token_id, 2), poll_interval=0.1, timeout=60)
-    assert _metadata(daemon, token_id, 2)["provenance"]["colour"]["crashed_held"] == []
+    daemon.run(until=committed(daemon, token_id, 4), poll_interval=0.1, timeout=60)
+    assert _metadata(daemon, token_id, 4)["provenance"]["colour"]["crashed_held"] == []
 
     assert not failures(verify_token(canvas, Pinner(ipfs_node.api_multiaddr), token_id))
 
@@ -157,6 +178,7 @@ def test_chaos_pools_prints_every_hue_and_a_trade_shows(canvas, settings, capsys
     key = ["--key", "0x" + COLLECTOR.key.hex().removeprefix("0x")]
     assert main(["buy", str(token_id), "11", "--eth", "0.2", *node, *key]) == 0
     capsys.readouterr()
+    _an_hour_later(canvas)  # the prices shown are the time-weighted ones renders read
 
     assert main(["pools", *node]) == 0
     table = capsys.readouterr().out.splitlines()

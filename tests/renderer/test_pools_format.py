@@ -65,7 +65,8 @@ def test_no_pools():
 
 
 def test_read_pool_state_maps_the_tuples():
-    rows = [(0, PIGMENT, 10**12, False, INDEX_ONE, 0), (7, 5, 9, True, 10**6, 1_800_000_000), (1, 2, 3, False, 4, 0)]
+    rows = [(0, PIGMENT, 10**12, False, INDEX_ONE, 0, PIGMENT, 10**12), (7, 5, 9, True, 10**6, 1_800_000_000, 6, 11),
+            (1, 2, 3, False, 4, 0, 2, 3)]
     calls = []
 
     def call(block_identifier):
@@ -77,6 +78,7 @@ def test_read_pool_state_maps_the_tuples():
     assert calls == [1234]
     assert [s.hue for s in states] == [0, 1, 2] and {s.hue_count for s in states} == {3}
     assert states[1] == HueState(1, 3, 7, 5, 9, True, 10**6, 1_800_000_000)
+    assert (states[1].tw_pigment_reserve, states[1].spot_price) == (6, 11)
     assert states[1].overused and not states[0].overused
     assert states[1].degrees == (120, 240)
     assert states[1].index_fraction == 0.001
@@ -85,7 +87,9 @@ def test_read_pool_state_maps_the_tuples():
 def test_shipped_abi_has_the_views_the_renderer_calls():
     abi = {entry.get("name"): entry for entry in pools_abi() if entry["type"] == "function"}
     components = [c["name"] for c in abi["poolState"]["outputs"][0]["components"]]
-    assert components == ["ethReserve", "pigmentReserve", "price", "crashed", "rebaseIndex", "nextRebaseAt"]
+    # read_pool_state reads the first six (price and crashed are the time-weighted ones renders use).
+    assert components[:6] == ["ethReserve", "pigmentReserve", "price", "crashed", "rebaseIndex", "nextRebaseAt"]
+    assert components[6:] == ["twPigmentReserve", "spotPrice"]
     assert [i["type"] for i in abi["effectiveWeights"]["inputs"]] == ["uint256"]
     assert abi["effectiveWeights"]["outputs"][0]["type"] == "uint256[]"
     events = {entry["name"] for entry in pools_abi() if entry["type"] == "event"}
