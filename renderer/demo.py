@@ -5,12 +5,18 @@ wallet, lets the daemon render, pin and commit, transfers the token (a
 mutation), waits for the re-render, buys a hue of pigment for the token from the colour
 pools (a re-colouring), waits for that render, prints the history, stops everything and
 leaves its artefacts and `summary.json` under `out/demo/`.
+
+With `serve` (`chaos demo --serve`) the gallery starts beside the nodes, the demo's metadata
+links to it (external_url), and after the demo everything keeps running, the daemon included
+(new mints and transfers are rendered), until Ctrl-C (SIGINT) or SIGTERM stops it all.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import signal
+import threading
 import subprocess
 import sys
 import time
@@ -58,7 +64,30 @@ def run_deploy(rpc_url: str, renderer: str, record: Path) -> dict:
     return json.loads(record.read_text())
 
 
-def run_demo(out_root: Path = Path("out"), prompt: str = DEFAULT_PROMPT, progress: Progress | None = None) -> dict:
+#: The line `chaos demo --serve` prints once everything is up (tests and scripts wait for it).
+SERVING = "serving the gallery at "
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM set an event instead of killing the process, so the nodes are stopped
+    by their context managers; the previous handlers come back on exit."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self._previous = {}
+
+    def __enter__(self) -> threading.Event:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, lambda number, frame: self.stop.set())
+        return self.stop
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def run_demo(out_root: Path = Path("out"), prompt: str = DEFAULT_PROMPT, progress: Progress | None = None,
+             serve: bool = False) -> dict:
     progress = progress or Progress()
     out = (out_root / "demo").resolve()
     shutil.rmtree(out, ignore_errors=True)
@@ -75,11 +104,18 @@ def run_demo(out_root: Path = Path("out"), prompt: str = DEFAULT_PROMPT, progres
                  f"ColourPools at {record['pools']}")
 
         canvas = Canvas(connect(anvil.url), record["canvas"])
+        gallery = None
+        if serve:
+            from .gallery.server import serve_gallery
+            from .ipfs import Replicas
+
+            gallery = serve_gallery(canvas, Replicas(ipfs.api_multiaddr), port=0, from_block=record["block"] or 0)
         token_id, tx = wallet.mint(canvas, collector, prompt)
         progress(f"collector {collector.address} minted token {token_id} (tx {tx}): {prompt!r}")
 
         settings = Settings(rpc_url=anvil.url, canvas=record["canvas"], ipfs_api=ipfs.api_multiaddr,
-                            out_dir=out / "renderer", start_block=record["block"] or 0, poll_interval=0.2)
+                            out_dir=out / "renderer", start_block=record["block"] or 0, poll_interval=0.2,
+                            gallery_url=gallery.url if gallery else None)
         daemon = open_daemon(settings, renderer)
 
         def committed(generation: int):
@@ -107,9 +143,23 @@ def run_demo(out_root: Path = Path("out"), prompt: str = DEFAULT_PROMPT, progres
         summary = {"chain_id": canvas.chain_id, "canvas": canvas.address,
                    "tokens": [{"id": token_id, "owner": owner,
                                "generations": [g.as_summary(PROJECT_ROOT) for g in generations]}]}
-        daemon.store.close()
-        daemon.pinner.close()
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        progress(f"summary written to {out / 'summary.json'}")
+        if gallery is not None:
+            _serve(gallery, daemon, anvil, ipfs, settings, progress)
+        daemon.close()
         progress("stopping Anvil and IPFS")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    progress(f"summary written to {out / 'summary.json'}")
     return summary
+
+
+def _serve(gallery, daemon, anvil, ipfs, settings: Settings, progress: Progress) -> None:
+    """Keep the gallery, the daemon and the nodes up until SIGINT or SIGTERM."""
+    with _StopSignals() as stop:
+        progress(f"Anvil at {anvil.url} (pid {anvil.process.pid}), IPFS API at {ipfs.api_url} "
+                 f"(pid {ipfs.process.pid}), canvas {settings.canvas}")
+        print(f"{SERVING}{gallery.url}/  (Ctrl-C stops the gallery, the daemon, Anvil and IPFS)", flush=True)
+        try:
+            daemon.run(until=stop.is_set, poll_interval=settings.poll_interval)
+        finally:
+            progress("stopping the gallery and the daemon")
+            gallery.close()
