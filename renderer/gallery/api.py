@@ -51,7 +51,6 @@ OBSERVE_TYPES = {
                      {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
     "Observe": [{"name": "tokenId", "type": "uint256"}, {"name": "generation", "type": "uint64"}],
 }
-OBSERVE_SIGNATURE = "observe(uint256,bytes)"
 NO_OBSERVE = "this canvas has no observe(): it was deployed before the observer protocol"
 
 
@@ -150,6 +149,13 @@ class Gallery:
         self._probe_cache = ProbeCache()
         self._domain: dict | None = None
 
+    def _observe_call(self) -> dict:
+        if not self._has("observe"):
+            return {"observe_selector": None, "observe_inputs": None}
+        abi = self.canvas.contract.get_function_by_name("observe").abi
+        return {"observe_selector": "0x" + function_abi_to_4byte_selector(abi).hex(),
+                "observe_inputs": [{"name": i["name"], "type": i["type"]} for i in abi["inputs"]]}
+
     def _has(self, name: str) -> bool:
         """Whether the canvas's ABI has the function `name` (a canvas deployed before a feature lacks it)."""
         return any(f.get("type") == "function" and f.get("name") == name for f in self.canvas.contract.abi)
@@ -172,8 +178,9 @@ class Gallery:
                         self.canvas.contract.get_function_by_name("mint").abi).hex(),
                     "minted_topic": self.canvas.contract.events.Minted().topic,
                     "pools": self.pools_address,
-                    "observe_selector": "0x" + Web3.keccak(text=OBSERVE_SIGNATURE)[:4].hex()
-                    if self._has("observe") else None,
+                    # observe()'s selector and inputs, from the ABI: the page encodes the call by input name
+                    # (tokenId, generation, signature), so it follows the canvas's own signature.
+                    **self._observe_call(),
                 }
             return {**self._static_config, "total_minted": functions.totalMinted().call()}
 

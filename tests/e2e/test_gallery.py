@@ -12,12 +12,17 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable
+from datetime import datetime, timezone
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from web3 import Web3
+from web3.logs import DISCARD
 
 from renderer import transactions, wallet
 from renderer.cid import file_cid
@@ -32,7 +37,7 @@ from renderer.png import decode_png
 from renderer.nodes import PROJECT_ROOT, node_modules
 from renderer.provenance import load_history
 
-from .helpers import COLLECTOR, RENDERER, SECOND, committed
+from .helpers import COLLECTOR, RENDERER, SECOND, committed, rpc
 
 pytestmark = pytest.mark.e2e
 
@@ -326,4 +331,104 @@ def test_the_gallery_shows_the_tokens_and_mints_through_a_browser_wallet(
 
     for name in ("grid.png", "token.png", "probe.png", "trust.png", "mint.png"):
         data = (OUT / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000, name
+
+
+#: The sealed layer's secret: its prompt and salt (the canvas keeps only their hash until the reveal).
+LAYER_PROMPT = "a red door in the ivy"
+LAYER_SALT = Web3.keccak(text="gallery test salt")
+
+
+def test_the_gallery_shows_a_sealed_layer_before_and_after_its_reveal_and_observes_with_a_browser_wallet(
+        canvas, anvil_node, deployment, settings, gallery):
+    """Issue 13 in the browser: a layer sealed with an unlock time an hour ahead shows as sealed until then; the
+    chain's clock jumps past it (evm_increaseTime), anyone holding the secret reveals it and the daemon renders
+    the reveal generation, which the page then shows with its layer prompt. The injected wallet (Anvil's
+    unlocked dev account) signs Observe(tokenId, generation) with eth_signTypedData_v4 and sends observe(...);
+    the daemon renders the observation generation, which names the wallet as its observer."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package (`make browser`)")
+    w3, functions = canvas.w3, canvas.contract.functions
+    settings = settings.with_overrides(start_block=w3.eth.block_number + 1)  # this test's tokens only
+    sealed_id, _ = wallet.mint(canvas, COLLECTOR, "a wall of ivy")
+    minted = functions.mint("a kite over salt flats").transact(
+        {"from": BROWSER_WALLET, "value": functions.mintPrice().call()})
+    (event,) = canvas.contract.events.Minted().process_receipt(w3.eth.wait_for_transaction_receipt(minted),
+                                                               errors=DISCARD)
+    observed_id = event.args.tokenId
+    commitment = Web3.keccak(abi_encode(["string", "bytes32"], [LAYER_PROMPT, LAYER_SALT]))
+    unlock_at = w3.eth.get_block("latest")["timestamp"] + 3600
+    transactions.transact(w3, COLLECTOR, functions.seal(sealed_id, commitment, unlock_at))
+
+    daemon = open_daemon(settings, RENDERER)
+    try:
+        daemon.run(until=lambda: committed(daemon, sealed_id, 0)() and committed(daemon, observed_id, 0)(),
+                   poll_interval=0.1, timeout=90)
+        seal = _json(gallery, f"/api/tokens/{sealed_id}")["seal"]
+        assert (seal["commitment"], seal["unlock_at"], seal["sealed"], seal["unlockable"], seal["reveals"]) == (
+            commitment.to_0x_hex(), unlock_at, True, False, [])
+        assert _json(gallery, f"/api/tokens/{observed_id}")["seal"] is None
+
+        def reveal():
+            with pytest.raises(transactions.TransactionFailed, match="StillSealed"):
+                transactions.transact(w3, SECOND, functions.reveal(sealed_id, LAYER_PROMPT, LAYER_SALT))
+            rpc(w3, "evm_increaseTime", 3601)
+            rpc(w3, "evm_mine")
+            with pytest.raises(transactions.TransactionFailed, match="WrongSecret"):
+                transactions.transact(w3, SECOND, functions.reveal(sealed_id, "a blue door", LAYER_SALT))
+            transactions.transact(w3, SECOND, functions.reveal(sealed_id, LAYER_PROMPT, LAYER_SALT))
+            daemon.run(until=committed(daemon, sealed_id, 1), poll_interval=0.1, timeout=90)
+
+        def observed():
+            daemon.run(until=committed(daemon, observed_id, 1), poll_interval=0.1, timeout=90)
+
+        shutil.rmtree(OUT / "sealed-observe", ignore_errors=True)
+        (OUT / "sealed-observe").mkdir(parents=True)
+        options = {"mode": "sealed-observe", "gallery": gallery.url, "anvil": anvil_node.url,
+                   "account": BROWSER_WALLET, "out": str(OUT / "sealed-observe"), "chromium": str(CHROMIUM),
+                   "sealed": {"id": sealed_id}, "observed": {"id": observed_id}, "not_held": {"id": sealed_id}}
+        summary = _drive(options, {"reveal": reveal, "observed": observed})
+    finally:
+        daemon.close()
+    assert summary["steps"] == ["sealed", "revealed", "observe"], summary
+    assert not summary["page_errors"] and not summary["console_errors"], summary
+
+    # Before: sealed until the unlock time, in UTC; after: revealed, with the layer prompt, as generation 1.
+    before, after = summary["sealed"]["before"], summary["sealed"]["after"]
+    when = datetime.fromtimestamp(unlock_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert before["unlock_at"] == unlock_at and f"sealed until {when}" in before["status"]
+    assert before["revealed"] == [] and before["generation"] == "0"
+    assert after["status"] is None and len(after["revealed"]) == 1 and f"“{LAYER_PROMPT}”" in after["revealed"][0]
+    assert (after["generation"], after["kind"], after["layer"]) == ("1", "reveal", f"“{LAYER_PROMPT}”")
+    seal = _json(gallery, f"/api/tokens/{sealed_id}")["seal"]
+    assert seal["sealed"] is False and [(r["generation"], r["layer_prompt"]) for r in seal["reveals"]] == [
+        (1, LAYER_PROMPT)]
+
+    # A token the wallet does not hold: refused before any signature is asked for.
+    assert f"only the holder {COLLECTOR.address} can observe token #{sealed_id}" in summary["not_held"]["error"]
+    assert "eth_signTypedData_v4" not in summary["not_held"]["requests"]
+
+    # The observation: the wallet signed the typed data of generation 0 and sent observe() itself.
+    observe = summary["observe"]
+    assert observe["generation"] == 1
+    assert {"eth_signTypedData_v4", "eth_sendTransaction"} <= set(observe["requests"])
+    typed = {"types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                                        {"name": "chainId", "type": "uint256"},
+                                        {"name": "verifyingContract", "type": "address"}],
+                       "Observe": [{"name": "tokenId", "type": "uint256"}, {"name": "generation", "type": "uint64"}]},
+             "primaryType": "Observe", "message": {"tokenId": observed_id, "generation": 0},
+             "domain": {"name": "Chaos Canvas", "version": "1", "chainId": canvas.chain_id,
+                        "verifyingContract": canvas.address}}
+    signed = encode_typed_data(full_message=typed)
+    assert Account.recover_message(signed, signature=bytes.fromhex(observe["signature"][2:])) == BROWSER_WALLET
+    assert functions.observeDigest(observed_id, 0).call() == Web3.keccak(b"\x19\x01" + signed.header + signed.body)
+    chain_event = next(e for e in canvas.events(deployment["block"], "latest", token_id=observed_id)
+                       if e.generation == 1)
+    assert (chain_event.kind, chain_event.args["observer"], chain_event.tx_hash) == (
+        "observation", BROWSER_WALLET, observe["tx_hash"])
+    # Rendered by the daemon: the page shows the observation generation, its observer and its trust badge.
+    assert summary["observed"] == {"generation": "1", "kind": "observation", "observer": BROWSER_WALLET,
+                                   "badge": "verified"}
+    for name in ("sealed.png", "revealed.png", "observe.png", "observed.png"):
+        data = (OUT / "sealed-observe" / name).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000, name

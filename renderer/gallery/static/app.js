@@ -75,10 +75,24 @@ function encodeMint(selector, prompt) {
   return selector + word(32) + word(bytes.length) + padded;
 }
 
-// ABI encoding of observe(uint256 tokenId, bytes signature): selector, the id, offset 0x40, length, bytes padded.
-function encodeObserve(selector, tokenId, signature) {
-  const hex = signature.replace(/^0x/, "");
-  return selector + word(tokenId) + word(64) + word(hex.length / 2) + hex.padEnd(Math.ceil(hex.length / 64) * 64, "0");
+// ABI encoding of a call whose inputs are unsigned integers and `bytes` (observe's), given by name as the
+// canvas's ABI lists them (config.observe_inputs): heads in order, each `bytes` as an offset to its tail.
+function encodeCall(selector, inputs, values) {
+  let head = "", tail = "";
+  for (const input of inputs) {
+    const value = values[input.name];
+    if (value === undefined) throw new Error(`this page cannot fill observe()'s input ${input.name}`);
+    if (input.type === "bytes") {
+      const hex = String(value).replace(/^0x/, "");
+      head += word(inputs.length * 32 + tail.length / 2);
+      tail += word(hex.length / 2) + hex.padEnd(Math.ceil(hex.length / 64) * 64, "0");
+    } else if (/^uint\d*$/.test(input.type)) {
+      head += word(value);
+    } else {
+      throw new Error(`this page cannot encode observe()'s ${input.type} input ${input.name}`);
+    }
+  }
+  return selector + head + tail;
 }
 
 // A chain timestamp (seconds) as a UTC date and time.
@@ -395,7 +409,8 @@ function observeSection(token) {
       const signature = await wallet.request({ method: "eth_signTypedData_v4",
         params: [from, JSON.stringify(request.typed_data)] });
       const tx = await wallet.request({ method: "eth_sendTransaction", params: [{
-        from, to: config.canvas, data: encodeObserve(config.observe_selector, token.token_id, signature),
+        from, to: config.canvas, data: encodeCall(config.observe_selector, config.observe_inputs,
+          { tokenId: token.token_id, generation: request.generation, signature }),
       }] });
       const line = h("p", { id: "observe-line" }, "Sent; waiting for it to be mined…");
       report(h("p", {}, "Signature ", h("code", { id: "observe-signature", class: "mono" }, signature)),
