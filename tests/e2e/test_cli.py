@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from renderer.animation import decode_frames
+from renderer.cid import file_cid
 from renderer.cli import build_parser, main
 from renderer.nodes import PROJECT_ROOT, free_port
 
@@ -80,6 +82,11 @@ def test_demo_runs_from_nothing_and_writes_its_summary(tmp_path):
     assert provenance["palette"] != json.loads((PROJECT_ROOT / gens[1]["metadata_path"]).read_text())[
         "provenance"]["palette"]
     assert "stopping Anvil and IPFS" in result.stdout
+    # What marketplaces play: the evolution so far, an APNG of the three generations, beside the image.
+    animation = recolour["animation_url"].removeprefix("ipfs://")
+    apng = (PROJECT_ROOT / gens[2]["image_path"]).with_suffix(".apng").read_bytes()
+    assert recolour["animation_url"].startswith("ipfs://") and file_cid(apng) == animation
+    assert len(decode_frames(apng)) == 3 and "external_url" not in recolour  # no gallery without --serve
 
 
 @pytest.mark.e2e
