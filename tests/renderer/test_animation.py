@@ -66,3 +66,23 @@ def test_external_url_links_the_gallery_only_when_configured():
     assert "external_url" not in json.loads(_generations(1)[0].metadata)
     linked = json.loads(_generations(1, external_url="https://gallery.example/#/token/1")[0].metadata)
     assert linked["external_url"] == "https://gallery.example/#/token/1"
+
+
+def test_the_gallery_url_and_congestion_threshold_settings_are_checked_from_the_environment():
+    import pytest
+
+    from renderer.config import from_environment
+    from renderer.errors import SetupError
+    from renderer.pipeline.dispatcher import Dispatcher
+    from renderer.pipeline.options import PipelineOptions
+
+    settings = from_environment({"CHAOS_GALLERY_URL": "https://gallery.example/",
+                                 "CHAOS_CONGESTION_THRESHOLD_WEI": "7000000000"})
+    options = PipelineOptions.from_settings(settings)
+    assert options.gallery_url == "https://gallery.example" and options.congestion_threshold_wei == 7 * 10**9
+    dispatcher = Dispatcher(None, chain_id=1, canvas=CANVAS, size=64, gallery_url=options.gallery_url)
+    assert dispatcher.external_url(5) == "https://gallery.example/#/token/5"
+    with pytest.raises(SetupError, match="must start with http"):
+        PipelineOptions.from_settings(from_environment({"CHAOS_GALLERY_URL": "gallery.example"}))
+    with pytest.raises(SetupError, match="positive number of wei"):
+        PipelineOptions.from_settings(from_environment({"CHAOS_CONGESTION_THRESHOLD_WEI": "0"}))

@@ -231,6 +231,7 @@ def _same_render(one, other) -> bool:
     def without_image(rendered):
         document = json.loads(rendered.metadata)
         document.pop("image")
+        document.pop("animation_url")  # the CID of an animation holding the image's bytes
         document["provenance"].pop("image")
         return document
 
