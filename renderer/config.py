@@ -82,6 +82,9 @@ class Settings:
     gpu_batch: int = 1
     #: Renders handed to workers and not yet back, per worker and batch slot.
     in_flight_per_slot: int = 2
+    #: While renders are still out on workers, a commit that is not full waits up to this many
+    #: seconds for more (fewer, fuller transactions); renders made in the daemon's process never wait.
+    commit_linger: float = 1.0
     #: A mutation whose block's base fee is above this is glitched (renderer.congestion).
     congestion_threshold_wei: int = 50 * 10**9
     #: The public gallery's URL: metadata links each token to <gallery_url>/#/token/<id> (external_url).

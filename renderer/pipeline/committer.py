@@ -33,13 +33,16 @@ FEE_BUMP_NUMERATOR, FEE_BUMP_DENOMINATOR = 9, 8
 
 class Committer:
     def __init__(self, canvas: Canvas, store: JobStore, account: LocalAccount, *, batch_size: int,
-                 receipt_timeout: float, stuck_after: float):
+                 receipt_timeout: float, stuck_after: float, linger: float = 0.0):
         self.canvas = canvas
         self.store = store
         self.account = account
         self.batch_size = batch_size
         self.receipt_timeout = receipt_timeout
         self.stuck_after = stuck_after
+        self.linger = linger
+        #: When a commit that is not full was first held back (monotonic seconds), or None.
+        self._holding_since: float | None = None
 
     # ------------------------------------------------------------ settlement
 
@@ -147,9 +150,27 @@ class Committer:
             log.warning("holding back %d render(s) whose event block is no longer canonical", len(jobs) - len(kept))
         return kept
 
-    def commit_ready(self) -> int:
+    def _hold(self, ready: int, more_coming: bool) -> bool:
+        """Whether to wait for more ready tokens: only while renders are still coming back, the
+        batch is not full, and it has waited less than `linger` seconds."""
+        if not ready or not more_coming or ready >= self.batch_size or self.linger <= 0:
+            self._holding_since = None
+            return False
+        now = time.monotonic()
+        if self._holding_since is None:
+            self._holding_since = now
+        if now - self._holding_since < self.linger:
+            return True
+        self._holding_since = None
+        return False
+
+    def commit_ready(self, more_coming: bool = False) -> int:
+        """Settle what was sent, then commit what is ready. `more_coming`: renders are still out
+        (on workers), so a batch that is not full may wait up to `linger` seconds for them."""
         done = self._reconcile_sent()
         runs = self.store.ready_to_commit(self.batch_size)
+        if self._hold(len(runs), more_coming):
+            return done
         # A token's commit names its newest ready generation; the reorg check on it covers the
         # generations below it too (their events are in the same or earlier blocks).
         batch = self._canonical([run[-1] for run in runs])

@@ -90,7 +90,7 @@ class Daemon:
         return self.pins.pin_ready()
 
     def commit_ready(self) -> int:
-        return self.committer.commit_ready()
+        return self.committer.commit_ready(more_coming=self.renders.in_flight > 0)
 
     def step(self) -> Stages:
         """One pass over every stage. A node that is down skips the stages that need it, for this
@@ -178,7 +178,8 @@ def open_daemon(settings, account: LocalAccount) -> Daemon:
                             gallery_url=options.gallery_url)
     artefacts = Artefacts(options.artefact_dir)
     committer = Committer(canvas, store, account, batch_size=options.batch_size,
-                          receipt_timeout=options.receipt_timeout, stuck_after=options.stuck_after)
+                          receipt_timeout=options.receipt_timeout, stuck_after=options.stuck_after,
+                          linger=options.commit_linger)
     if options.distributed:
         from .farm import RayRenders  # the only place Ray is imported
 

@@ -28,6 +28,7 @@ class PipelineOptions:
     ray_address: str | None
     gpu_batch: int
     in_flight_per_slot: int
+    commit_linger: float
     #: renderer.congestion: mutations whose block base fee is above it are glitched.
     congestion_threshold_wei: int
     #: external_url of the metadata: <gallery_url>/#/token/<id>; None: no link.
@@ -53,7 +54,7 @@ class PipelineOptions:
                    stuck_after=settings.stuck_after, poll_interval=settings.poll_interval,
                    phoenix=PhoenixPolicy(max_temperature_c=settings.max_temperature),
                    workers=settings.workers, ray_address=settings.ray_address, gpu_batch=settings.gpu_batch,
-                   in_flight_per_slot=settings.in_flight_per_slot,
+                   in_flight_per_slot=settings.in_flight_per_slot, commit_linger=settings.commit_linger,
                    congestion_threshold_wei=settings.congestion_threshold_wei, gallery_url=gallery_url)
 
     @property
