@@ -85,6 +85,13 @@ def _mint_args(log) -> dict:
     return args
 
 
+def _mutation_args(log) -> dict:
+    """Mutated's data fields, decoded directly (0.17 ms a log, where web3's generic
+    `process_log` took 0.77 ms)."""
+    entropy, sender, receiver = abi_decode(["bytes32", "address", "address"], bytes(log["data"]))
+    return {"entropy": _hex(entropy), "from": Web3.to_checksum_address(sender), "to": Web3.to_checksum_address(receiver)}
+
+
 class Canvas:
     """Read access to one deployed ChaosCanvas."""
 
@@ -125,7 +132,7 @@ class Canvas:
         """CanvasEvents of raw Minted, Mutated and Recoloured logs, in chain order."""
         minted = Web3.to_bytes(hexstr=self.contract.events.Minted().topic)
         recoloured = Web3.to_bytes(hexstr=self.contract.events.Recoloured().topic)
-        mutated = self.contract.events.Mutated()
+        mutated = Web3.to_bytes(hexstr=self.contract.events.Mutated().topic)
         events = []
         for log in logs:
             token_id = int.from_bytes(log["topics"][1], "big")
@@ -133,10 +140,10 @@ class Canvas:
                 kind, generation, args = "mint", 0, _mint_args(log)
             elif log["topics"][0] == recoloured:
                 kind, generation, args = "recolour", int.from_bytes(log["topics"][2], "big"), {}
+            elif log["topics"][0] == mutated:
+                kind, generation, args = "mutation", int.from_bytes(log["topics"][2], "big"), _mutation_args(log)
             else:
-                decoded = mutated.process_log(log)
-                args = {"entropy": _hex(decoded.args.entropy), "from": decoded.args["from"], "to": decoded.args.to}
-                kind, generation = "mutation", decoded.args.generation
+                raise ValueError(f"log {log['transactionHash'].to_0x_hex()}:{log['logIndex']} is not a canvas event")
             events.append(CanvasEvent(kind, token_id, generation, log["blockNumber"], log["blockHash"].to_0x_hex(),
                                       log["transactionHash"].to_0x_hex(), log["logIndex"], args))
         events.sort(key=lambda e: (e.block_number, e.log_index))
