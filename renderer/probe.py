@@ -15,8 +15,9 @@ generation at a time: generation g painted pixel p exactly when g's own layer ha
 names the newest generation that painted each pixel, and no generation after g has touched g's layer).
 Where g's layer is not on IPFS (or its bytes do not hash to its CID), g's mask is recomputed from its
 chain event instead: a mutation's mask is `renderer.mask.mutation_mask(entropy, width, height)`, and
-each kind registered in `MASKS` likewise from its own event. A generation whose kind paints no mask (a
-recolour, an observation: they grade colours, and no pixel's history changes) paints nothing. When G's
+each kind registered in `MASKS` likewise from its own event. A recolour, an observation or a reveal
+carries its parent's age layer over unchanged (renderer.render: they grade colours, or blend a layer in,
+without moving any pixel's birth), so it paints no pixel here either. When G's
 own layer is missing, born and repaints are derived the same way: born is the last g <= G whose mask
 holds the pixel (0 when none does) and repaints is how many do. The answer says which source each figure
 came from, and a layer that disagrees with the masks is reported rather than hidden (`chaos verify`
@@ -62,11 +63,10 @@ def _entropy_mask(event, width: int, height: int) -> np.ndarray:
 
 
 #: How a generation kind's mask is recomputed from its chain event, when its age layer cannot be read:
-#: kind -> f(event, width, height) -> sorted flat indices. Kinds absent here and not "mint" paint no pixel
-#: (recolour, observation). The reveal's mask is added by the module that renders reveals.
+#: kind -> f(event, width, height) -> sorted flat indices.
 MASKS: dict[str, Callable[[object, int, int], np.ndarray]] = {"mutation": _entropy_mask}
-#: Kinds that grade colours and change no pixel's history.
-NO_MASK = frozenset({"recolour", "observation"})
+#: Kinds whose age layer is the parent's, carried over (renderer.render): they move no pixel's birth.
+CARRIED = frozenset({"recolour", "observation", "reveal"})
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,7 @@ class TokenAges:
             return indices, "age layer"
         if event is None:
             return None, "unknown"
-        if event.kind in NO_MASK:
+        if event.kind in CARRIED:
             return np.zeros(0, dtype=np.int64), "mask"
         compute = MASKS.get(event.kind)
         if compute is None:

@@ -168,3 +168,21 @@ def test_images_size_comes_from_the_png_when_no_layer_is_readable():
     history.records[-1].image_png = encode_png(np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8))
     answer = TokenAges(history).probe(*PIXEL, generation=5)
     assert (answer.width, answer.height, answer.born.generation) == (WIDTH, HEIGHT, 4)
+
+
+@pytest.mark.parametrize("kind", ["reveal", "observation"])
+def test_kinds_that_carry_the_age_layer_paint_no_pixel_even_without_their_layer(kind):
+    history, _ = _history(layer_generations={0, 1, 3, 4, 5})  # generation 2's layer is not on IPFS
+    event = history.events[2]
+    history.events[2] = type(event)(**{**event.__dict__, "kind": kind})
+    answer = TokenAges(history).probe(*PIXEL, generation=5)
+    assert [p.generation for p in answer.events] == [0, 1, 4] and answer.notes == []
+
+
+def test_a_kind_with_no_known_mask_and_no_layer_is_reported_unknown():
+    history, _ = _history(layer_generations={0, 1, 3, 4, 5})
+    event = history.events[2]
+    history.events[2] = type(event)(**{**event.__dict__, "kind": "phoenix"})
+    answer = TokenAges(history).probe(*PIXEL, generation=5)
+    assert (answer.born.generation, answer.repaints) == (4, 2)  # still generation 5's layer
+    assert len(answer.notes) == 1 and answer.notes[0].startswith("generation 2 (phoenix): its age layer is not readable")
