@@ -120,3 +120,36 @@ def test_a_forged_congestion_record_or_animation_is_caught_by_name(canvas, setti
     assert "is not an APNG" in failed[2][(1, "animation")]
     assert all(0 not in {g for g, _ in f} for f in failed)  # generation 0 of each stays verified
     daemon.close()
+
+
+def test_the_base_fee_is_read_once_per_block_however_many_mutations_it_holds(canvas, settings, monkeypatch):
+    import renderer.pipeline.intake as intake
+
+    tokens = [wallet.mint(canvas, COLLECTOR, f"one block, two mutations {i}")[0] for i in range(2)]
+    daemon = open_daemon(settings, RENDERER)
+    daemon.run(until=lambda: all(committed(daemon, t, 0)() for t in tokens), poll_interval=0.1, timeout=60)
+    reads = []
+    real = intake.read_base_fee
+    monkeypatch.setattr(intake, "read_base_fee", lambda w3, block: reads.append(block) or real(w3, block))
+
+    w3 = canvas.w3
+    _base_fee_next(canvas, 120 * GWEI)
+    rpc(w3, "evm_setAutomine", False)
+    try:
+        nonce = w3.eth.get_transaction_count(COLLECTOR.address)
+        for offset, token_id in enumerate(tokens):  # both transfers wait in the pool for one block
+            tx = canvas.contract.functions.transferFrom(COLLECTOR.address, SECOND.address, token_id).build_transaction(
+                {"from": COLLECTOR.address, "nonce": nonce + offset, "gas": 300_000, "chainId": w3.eth.chain_id,
+                 "maxFeePerGas": 1000 * GWEI, "maxPriorityFeePerGas": GWEI})
+            w3.eth.send_raw_transaction(COLLECTOR.sign_transaction(tx).raw_transaction)
+        rpc(w3, "evm_mine")
+    finally:
+        rpc(w3, "evm_setAutomine", True)
+    _base_fee_next(canvas, 0)
+    daemon.run(until=lambda: all(committed(daemon, t, 1)() for t in tokens), poll_interval=0.1, timeout=60)
+
+    jobs = [daemon.store.job(t, 1) for t in tokens]
+    assert jobs[0].event.block_number == jobs[1].event.block_number
+    assert reads == [jobs[0].event.block_number]  # one header read for the block's two mutations
+    assert jobs[0].event.congestion == jobs[1].event.congestion and jobs[0].event.congestion["strength"] > 0
+    daemon.close()
