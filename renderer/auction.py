@@ -196,8 +196,8 @@ def load_secret(out_dir: Path, auction, auction_id: int, index: int) -> tuple[in
     try:
         secret = json.loads(path.read_text())
     except OSError:
-        raise AuctionInputError(f"no saved bid for auction {auction_id} commit {index} at {path}: give "
-                                "--bid-eth and --salt as used when committing (or the --out of `chaos auction bid`)") from None
+        raise AuctionInputError(f"no saved bid for auction {auction_id} commit {index} at {path}: give --bid-eth "
+                                "and --salt as used when committing (or the --out of `chaos auction bid`)") from None
     return int(secret["bid_wei"]), bytes.fromhex(secret["salt"].removeprefix("0x"))
 
 

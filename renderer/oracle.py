@@ -293,7 +293,8 @@ def explain(f: Forecast, on_chain: OnChain | None = None, oracle_address: str | 
     if not f.fits:
         lines.append("  no temperature or memory readings to fit")
     if f.foreseen:
-        lines.append(f"  next Phoenix event expected at {f.expected_at} ({time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(f.expected_at))}, "
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(f.expected_at))
+        lines.append(f"  next Phoenix event expected at {f.expected_at} ({when}, "
                      f"in {(f.expected_at - f.now) / 60:.1f} min), set by {f.deciding}; "
                      f"confidence {f.confidence / 100:.1f}%")
     else:

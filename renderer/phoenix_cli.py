@@ -172,7 +172,8 @@ def run_auction(args: argparse.Namespace, settings, collector, wei) -> int:
               f"{'leading' if leading else 'not leading'} (tx {tx})")
     elif command == "settle":
         owner, price, tx = market.settle(contract, account, args.auction_id)
-        sold = f"sold for {market.format_eth(price)} to {owner}" if price else f"no valid bid: frame to the holder {owner}"
+        sold = (f"sold for {market.format_eth(price)} to {owner}" if price
+                else f"no valid bid: frame to the holder {owner}")
         print(f"settled auction {args.auction_id}: {sold} (tx {tx})")
     elif command == "withdraw":
         for what, amount, tx in market.withdraw(contract, account, args.auction_id):

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from .errors import ChaosError, SetupError
+
 log = logging.getLogger("chaos.phoenix")
 
 
@@ -36,16 +38,20 @@ def _oracle_reporter(settings, w3: Web3, account: LocalAccount, address: str):
 
 
 def phoenix_reports(settings, w3: Web3, account: LocalAccount, store) -> list[Callable[[], int]]:
-    """The stages configured by CHAOS_AUCTION and CHAOS_ORACLE (either, both or none)."""
+    """The stages configured by CHAOS_AUCTION and CHAOS_ORACLE (either, both or none). A wrong
+    address is a SetupError: the daemon stops at start rather than run without its market."""
     from .phoenix_market import open_market
 
     reports = []
-    market = open_market(w3, account, store, getattr(settings, "auction", None) or os.environ.get("CHAOS_AUCTION"))
-    if market is not None:
-        reports.append(market.report_settled)
+    auction_address = getattr(settings, "auction", None) or os.environ.get("CHAOS_AUCTION")
     oracle_address = getattr(settings, "oracle", None) or os.environ.get("CHAOS_ORACLE")
-    if oracle_address:
-        reporter = _oracle_reporter(settings, w3, account, oracle_address)
-        if reporter is not None:
-            reports.append(reporter.report)
+    try:
+        market = open_market(w3, account, store, auction_address) if auction_address else None
+        reporter = _oracle_reporter(settings, w3, account, oracle_address) if oracle_address else None
+    except SetupError:
+        raise
+    except ChaosError as exc:
+        raise SetupError(f"{exc} (from CHAOS_AUCTION / CHAOS_ORACLE)") from None
+    reports += [market.report_settled] if market is not None else []
+    reports += [reporter.report] if reporter is not None else []
     return reports

@@ -61,6 +61,9 @@ class Daemon:
         self.pins = PinStage(store, pinner, options.batch_size)
         self.committer = committer
         self.health = Health(log)
+        #: Stages after the commit stage, one call a pass (renderer.phoenix_stages: the Last Frame
+        #: auction of a settled rebirth, the thermal oracle's forecast); set by open_daemon.
+        self.reports: list[Callable[[], int]] = []
         self.clock = NoClock()
 
     def measure_with(self, clock) -> None:
@@ -113,9 +116,12 @@ class Daemon:
             return done
 
         # Ray workers pin what they render: their outages surface as failed renders, retried.
-        return Stages(stage("rpc", self.read_chain, "read (RPC, colour inputs)"),
-                      stage(None, self.render_ready, "dispatch and collect"),
-                      stage("ipfs", self.pin_ready, "pin"), stage("rpc", self.commit_ready, "commit (RPC, signing)"))
+        stages = Stages(stage("rpc", self.read_chain, "read (RPC, colour inputs)"),
+                        stage(None, self.render_ready, "dispatch and collect"),
+                        stage("ipfs", self.pin_ready, "pin"), stage("rpc", self.commit_ready, "commit (RPC, signing)"))
+        for report in self.reports:
+            stage("rpc", report, "phoenix reports (RPC, signing)")
+        return stages
 
     def run(self, until: Callable[[], bool] | None = None, poll_interval: float | None = None,
             timeout: float | None = None) -> None:
@@ -161,6 +167,7 @@ def open_daemon(settings, account: LocalAccount) -> Daemon:
     from ..telemetry import AbsentTelemetry, open_telemetry
     from .artefacts import Artefacts
     from .dispatcher import Dispatcher
+    from ..phoenix_stages import phoenix_reports
     from .reader import ChainReader
 
     options = PipelineOptions.from_settings(settings)
@@ -198,6 +205,7 @@ def open_daemon(settings, account: LocalAccount) -> Daemon:
                     committer=committer)
     try:
         daemon.check_role()
+        daemon.reports = phoenix_reports(settings, w3, account, store)
     except SetupError:
         renders.close()
         raise

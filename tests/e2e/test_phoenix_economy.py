@@ -20,6 +20,7 @@ from renderer.auction import frames_of, open_auction
 from renderer.cli import main
 from renderer.daemon import open_daemon
 from renderer.demo import ANVIL_KEYS
+from renderer.errors import SetupError
 from renderer.gallery.server import serve_gallery
 from renderer.ipfs import Replicas
 from renderer.nodes import PROJECT_ROOT
@@ -56,7 +57,7 @@ def _get(url):
 
 
 def test_a_hot_trace_sells_the_last_frame_through_the_cli(canvas, deployment, settings, ipfs_node, tmp_path,
-                                                          capsys):
+                                                          capsys, monkeypatch):
     w3 = canvas.w3
     auction = open_auction(w3, deployment["auction"])
     frames = frames_of(auction)
@@ -68,17 +69,17 @@ def test_a_hot_trace_sells_the_last_frame_through_the_cli(canvas, deployment, se
 
     trace = tmp_path / "hot.jsonl"
     trace.write_text('{"temperature_c": 97, "memory_used_bytes": 70000000000, "memory_total_bytes": 80000000000}\n')
+    monkeypatch.setenv("CHAOS_AUCTION", auction.address)  # the daemon's market stage reports rebirths there
     hot = open_daemon(settings.with_overrides(telemetry_replay=trace), RENDERER)
-    hot.run(until=committed(hot, token_id, 1), poll_interval=0.1, timeout=60)
+    hot.run(until=lambda: auction.functions.auctionOf(token_id, 0).call() != 0, poll_interval=0.1, timeout=60)
     reborn = json.loads(open(hot.store.job(token_id, 1).metadata_path).read())
-    assert reborn["provenance"]["phoenix"]["level"] == 1
-    market = PhoenixMarket(auction, RENDERER, hot.store)
-    assert market.report_settled() == 1
-    assert market.report_settled() == 0 and PhoenixMarket(auction, RENDERER, hot.store).report_settled() == 0
+    assert reborn["provenance"]["phoenix"]["level"] == 1 and hot.store.job(token_id, 1).state == "committed"
+    assert auction.functions.auctionOf(token_id, 0).call() == 1 == auction.functions.auctionCount().call()
+    # A restarted daemon (a fresh market stage over the same store) opens nothing twice.
+    assert PhoenixMarket(auction, RENDERER, hot.store).report_settled() == 0
     frame_job = hot.store.job(token_id, 0)
     hot.close()
-    auction_id = auction.functions.auctionOf(token_id, 0).call()
-    assert auction_id == 1
+    monkeypatch.delenv("CHAOS_AUCTION")
 
     ipfs = Replicas(settings.ipfs_api, settings.ipfs_timeout)
     gallery = serve_gallery(canvas, ipfs, port=0, discover_pools=False)
@@ -209,3 +210,6 @@ def test_the_daemons_oracle_stage_posts_from_its_own_replay(canvas, deployment, 
     assert phoenix_reports(settings, canvas.w3, SECOND, store=None) == []  # nothing configured: no stage
     monkeypatch.setenv("CHAOS_ORACLE", deployment["oracle"])
     assert phoenix_reports(settings, canvas.w3, SECOND, store=None) == []  # no ORACLE_ROLE: no stage
+    monkeypatch.setenv("CHAOS_ORACLE", SECOND.address)
+    with pytest.raises(SetupError, match="no contract at"):
+        phoenix_reports(settings, canvas.w3, RENDERER, store=None)
