@@ -255,6 +255,8 @@ def collect(source, count: int, every_s: float, sleep=time.sleep) -> list[Readin
         if i and getattr(source, "samples", None) is None:  # a live source: real time between samples
             sleep(every_s)
         readings.append(source.sample())
+        if readings[-1].source == "absent":
+            break  # no GPU to wait for: one reading says why
     return readings
 
 

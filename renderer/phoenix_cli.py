@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 from .errors import ChaosError
@@ -99,6 +100,9 @@ def run_oracle(args: argparse.Namespace, settings) -> int:
     if settings.telemetry_replay is not None:
         readings = model.replay_tail(source, args.window)
     else:
+        if getattr(source, "reading", None) is None:  # a live GPU: the window takes real time
+            print(f"sampling the GPU {args.window} times, {args.period} s apart "
+                  f"({(args.window - 1) * args.period} s; --period and --window shorten it)", file=sys.stderr)
         readings = model.collect(source, args.window, args.period)
     address = args.oracle or os.environ.get("CHAOS_ORACLE")
     w3 = contract = on_chain = None

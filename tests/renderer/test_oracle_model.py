@@ -107,3 +107,17 @@ def test_a_rebirth_sells_the_frame_before_it_and_nothing_else(tmp_path):
     assert frame_sale(_job(tmp_path, 0, {"reason": "cuda-oom", "level": 2}), None) is None  # a mint: no frame before
     assert frame_sale(reborn, None) is None  # the parent was never rendered here
     assert phoenix_level({"provenance": {"phoenix": {"level": 2}}}) == 2 and phoenix_level({}) == 0
+
+
+def test_collect_waits_between_live_samples_and_not_for_an_absent_gpu():
+    from renderer.oracle import collect
+    from renderer.telemetry import AbsentTelemetry
+
+    slept = []
+    assert len(collect(AbsentTelemetry("no driver"), 12, 60, sleep=slept.append)) == 1 and slept == []
+
+    class Live:  # a source without a replay's `samples`: real time passes between its readings
+        def sample(self):
+            return Reading("nvml", Sample(temperature_c=70), "GPU 0")
+
+    assert len(collect(Live(), 3, 5, sleep=slept.append)) == 3 and slept == [5, 5]
