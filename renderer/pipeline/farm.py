@@ -118,13 +118,18 @@ class _Call:
     sent_at: float
 
 
+def temp_link(folder: Path) -> Path:
+    """The short link to `folder` that Ray is given when `folder`'s own path is too long."""
+    return Path(tempfile.gettempdir()) / f"chaos-ray-{hashlib.sha256(str(folder).encode()).hexdigest()[:12]}"
+
+
 def _short_temp_dir(folder: Path) -> tuple[Path, Path | None]:
     """Ray's temp folder, under --out; through a short link in the system temp folder when the
     real path would make Ray's socket paths too long. Returns (path to give Ray, link or None)."""
     folder.mkdir(parents=True, exist_ok=True)
     if len(str(folder)) <= _SOCKET_HEADROOM:
         return folder, None
-    link = Path(tempfile.gettempdir()) / f"chaos-ray-{hashlib.sha256(str(folder).encode()).hexdigest()[:12]}"
+    link = temp_link(folder)
     if link.is_symlink() and link.resolve() != folder.resolve():
         link.unlink()
     if not link.is_symlink():

@@ -26,6 +26,7 @@ from renderer import wallet
 from renderer.cid import file_cid
 from renderer.daemon import open_daemon
 from renderer.nodes import PROJECT_ROOT, free_port
+from renderer.pipeline.farm import temp_link
 from renderer.store import JobStore
 
 from .helpers import COLLECTOR, RENDERER, SECOND, commits_of
@@ -214,3 +215,26 @@ def test_a_local_ray_keeps_its_token_under_out_never_in_home(settings):
     token = local_auth_token(settings.out_dir / "ray-auth")
     assert token.stat().st_mode & 0o777 == 0o600 and len(token.read_text()) == 64
     assert local_auth_token(settings.out_dir / "ray-auth").read_text() == token.read_text()  # created once
+
+
+@pytest.mark.parametrize("point", ["after-pin", "after-send"])
+def test_kill_9_of_a_daemon_with_workers_then_restart_commits_exactly_once(canvas, settings, point):
+    newest = _mint_and_transfer(canvas, mints=2, transfers_each=1)
+    env = {**os.environ, "CHAOS_RPC_URL": settings.rpc_url, "CHAOS_CANVAS": settings.canvas,
+           "CHAOS_RENDERER_KEY": RENDERER.key.hex(), "CHAOS_IPFS_API": settings.ipfs_api,
+           "CHAOS_OUT": str(settings.out_dir), "CHAOS_START_BLOCK": str(settings.start_block),
+           "CHAOS_IMAGE_SIZE": "64", "CHAOS_WORKERS": "1"}
+    command = [sys.executable, "-m", "renderer.cli", "daemon", "--once", "--workers", "1"]
+    first = subprocess.run(command, cwd=PROJECT_ROOT, env={**env, "CHAOS_FAILPOINT": point}, capture_output=True,
+                           text=True, timeout=180)
+    assert first.returncode == -9, first.stderr[-2000:]
+    second = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stderr[-2000:]
+    store = JobStore(settings.db_path, canvas.chain_id, canvas.address)
+    try:
+        _assert_exactly_once(canvas, store, newest)
+    finally:
+        store.close()
+    # The local Ray of the killed daemon went with it (Ray reaps a dead driver's cluster).
+    ray_folder = (settings.out_dir / "ray").resolve()
+    assert not _ours([str(ray_folder), str(temp_link(ray_folder))])
