@@ -16,7 +16,7 @@ SOLC_SHIM := $(SOLC_DIR)/solc-v$(SOLC_VERSION)
 export SOLCX_BINARY_PATH := $(SOLC_DIR)
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test gas abi clean browser
+.PHONY: setup demo test gas abi clean browser slither
 
 setup: $(VENV)/.installed node_modules/.installed solc-shim
 
@@ -50,8 +50,20 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "the gallery test needs Chromium: sudo apt-get install chromium"; exit 1; fi; }
 
-test: setup browser
+test: setup browser slither
 	$(VENV)/bin/python -m pytest -p no:cacheprovider
+
+# Slither 0.11.6 over contracts/, in its own venv (its dependency pins do not fit brownie's), through
+# the solc-js shim with --solc-standard-json; every finding is fixed or triaged with its reason in
+# contracts/slither-triage.json, and an untriaged one fails the run.
+SLITHER_VENV := .venv-slither
+$(SLITHER_VENV)/.installed:
+	$(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check slither-analyzer==0.11.6
+	touch $@
+
+slither: setup $(SLITHER_VENV)/.installed
+	$(SLITHER_VENV)/bin/python tools/slither_check.py
 
 # Gas of the canvas and the colour pools beside a Uniswap v2 swap (brownie's scripts/gas*.py).
 gas: setup

@@ -378,7 +378,7 @@ contract ColourPools is Ownable2Step, ReentrancyGuardTransient, IPigmentSettleme
     /// @notice Send every hue's fee pot to `to` (owner only).
     function withdrawFees(address payable to) external onlyOwner nonReentrant {
         if (to == address(0)) revert ZeroAddress();
-        uint256 amount;
+        uint256 amount = 0;
         for (uint256 hue = 0; hue < hueCount; ++hue) {
             amount += _meters[hue].fees;
             _meters[hue].fees = 0;

@@ -3,7 +3,7 @@
 Runs the two brownie scripts one after the other, each in a child process whose output
 streams to this terminal:
 
-    scripts/gas.py       mint, transferFrom, commit, a 10-token commitBatch
+    scripts/gas.py       mint, transfers beside OpenZeppelin's transferFrom, commit, a 10-token commitBatch
     scripts/gas_amm.py   ColourPools buy and sell beside a Uniswap v2 pair.swap; its last line
                          is `buy/uniswap-v2-swap gas ratio: R`
 

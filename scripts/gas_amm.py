@@ -94,7 +94,7 @@ def main():
 
     results = []
     tx = pools.buy(token, 0, 0, deadline, {"from": bob, "value": PAYMENT}, silent=True)
-    results.append(("buy (very first: fee pot, token generation and share slot written from zero)", tx.gas_used))
+    results.append(("buy (very first: the hue's meter and the token's share slot written from zero)", tx.gas_used))
     tx = pools.buy(token, 0, 0, deadline, {"from": bob, "value": PAYMENT}, silent=True)
     buy = tx.gas_used
     results.append(("buy (again)", buy))
