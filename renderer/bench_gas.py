@@ -1,13 +1,14 @@
 """`chaos bench gas`: the gas of the canvas's and the colour pools' transactions, in one command.
 
-Runs the two brownie scripts one after the other, each in a child process whose output
+Runs the brownie scripts one after the other, each in a child process whose output
 streams to this terminal:
 
     scripts/gas.py       mint, transfers beside OpenZeppelin's transferFrom, commit, a 10-token commitBatch
     scripts/gas_amm.py   ColourPools buy and sell beside a Uniswap v2 pair.swap; its last line
                          is `buy/uniswap-v2-swap gas ratio: R`
+    scripts/gas_phoenix.py  thermal oracle posts; the Last Frame auction's open, commit, reveal, settle
 
-Each child is brownie's own runner (what `brownie run` calls) with the `development` network
+Each child loads the script from its file (any folder works, unlike `brownie run`) with brownie's `development` network
 moved to a free port, where brownie launches a throwaway Anvil. Plain `brownie run` would
 *attach* to any node already on 8545 (the renderer's default RPC URL) and deploy its
 throwaway contracts there.
@@ -26,7 +27,7 @@ from pathlib import Path
 from .errors import ChaosError
 from .nodes import PROJECT_ROOT, free_port, node_modules
 
-SCRIPTS = ("scripts/gas.py", "scripts/gas_amm.py")
+SCRIPTS = ("scripts/gas.py", "scripts/gas_amm.py", "scripts/gas_phoenix.py")
 
 
 def _environment() -> dict[str, str]:
@@ -48,18 +49,22 @@ def run_gas_bench(scripts: tuple[str, ...] = SCRIPTS) -> None:
 
 
 def run_script(script: str, port: int) -> None:
-    """In the child: `brownie run SCRIPT` on a fresh Anvil that brownie launches on `port`."""
+    """In the child: SCRIPT's main() under brownie, on a fresh Anvil that brownie launches on `port`."""
     warnings.filterwarnings("ignore", message=r"rpc\.", category=FutureWarning)  # brownie's own deprecations
     os.chdir(PROJECT_ROOT)  # brownie resolves contracts, remappings and scripts from the project root
     sys.path.insert(0, str(PROJECT_ROOT))  # the scripts import `scripts.deploy`
-    from brownie import network, project, run
+    from brownie import network, project
     from brownie._config import CONFIG
 
+    from .deploy import load_script, use_project_compiler
+
+    use_project_compiler()
     canvas_project = project.load(PROJECT_ROOT, name="ChaosCanvasProject")
+    canvas_project._add_to_main_namespace()  # the scripts do `from brownie import ChaosCanvas`
     CONFIG.networks["development"]["cmd_settings"]["port"] = port
     network.connect("development")
     try:
-        run(script)
+        load_script(Path(script).stem).main()  # not brownie's `run`: see load_script
     finally:
         with contextlib.redirect_stdout(io.StringIO()):  # keep the script's own last line the last one
             network.disconnect()  # stops the Anvil brownie launched

@@ -46,8 +46,9 @@ def use_project_compiler() -> None:
                          f"in {PROJECT_ROOT}")
 
 
-def _load_script(name: str):
-    """scripts/<name>.py as a module, imported from its file (any folder name works)."""
+def load_script(name: str):
+    """scripts/<name>.py as a module, imported from its file. `brownie run` would import it by its
+    absolute path turned into a dotted module name, which fails in a folder whose path has a dot."""
     path = PROJECT_ROOT / "scripts" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"chaos_scripts_{name}", path)
     module = importlib.util.module_from_spec(spec)
@@ -78,7 +79,7 @@ def deploy(rpc_url: str, renderer: str, record: Path, *, keystore: Path | None =
 
     canvas_project = project.load(PROJECT_ROOT, name="ChaosCanvasProject")
     canvas_project._add_to_main_namespace()  # the script does `from brownie import ChaosCanvas`
-    script = _load_script("deploy")
+    script = load_script("deploy")
     try:
         if live:
             script.skip_brownie_deployment_records()
