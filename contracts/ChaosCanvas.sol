@@ -2,6 +2,9 @@
 pragma solidity 0.8.30;
 
 import {ERC721} from "solady/src/tokens/ERC721.sol";
+import {EIP712} from "solady/src/utils/EIP712.sol";
+import {ECDSA} from "solady/src/utils/ECDSA.sol";
+import {SignatureCheckerLib} from "solady/src/utils/SignatureCheckerLib.sol";
 import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
 import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
@@ -40,7 +43,12 @@ import {IPigmentSettlement} from "./interfaces/IPigmentSettlement.sol";
 ///   newer one.
 /// - A burnt token leaves no digest, and its pigment is settled with the pools in
 ///   the same transaction.
-contract ChaosCanvas is ERC721, ERC2981, AccessControl, IRecolourable {
+/// - An observation or a reveal is a draw like any other (one per token per block).
+///   An `Observe` signature names the generation it was signed at, and the observation
+///   moves the token past it, so each signature is used at most once.
+/// - A token holds at most one pending sealed layer; once revealed, its commitment,
+///   unlock time and `revealed` flag stay readable and a new layer may be sealed.
+contract ChaosCanvas is ERC721, EIP712, ERC2981, AccessControl, IRecolourable {
     using Strings for uint256;
 
     /// @notice Role allowed to commit render digests.
@@ -60,6 +68,9 @@ contract ChaosCanvas is ERC721, ERC2981, AccessControl, IRecolourable {
     /// @dev RFC 4648 base32, lower case: the value of a character is its index here.
     bytes32 private constant BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
     uint256 private constant U32 = 0xffffffff;
+    /// @dev EIP-712 type hash of `Observe(uint256 tokenId,uint64 generation)` (private: one selector
+    /// fewer in the dispatcher keeps transfers and commits at their gas).
+    bytes32 private constant OBSERVE_TYPEHASH = keccak256("Observe(uint256 tokenId,uint64 generation)");
     /// @dev Solady 0.1.26's `_ERC721_MASTER_SLOT_SEED` (private there): the hot paths below find a
     /// token's ownership slot themselves, to read and write it once. The package is pinned exactly;
     /// tests/contracts/test_transfer.py::test_burn_forgets_the_digest pins the layout.
@@ -87,6 +98,17 @@ contract ChaosCanvas is ERC721, ERC2981, AccessControl, IRecolourable {
     /// @dev The sha2-256 digest of each token's last committed metadata (its CIDv1 raw).
     mapping(uint256 tokenId => bytes32) private _digests;
 
+    /// @dev A sealed, time-locked layer: `commitment = keccak256(abi.encode(layerPrompt, salt))`.
+    struct SealedLayer {
+        bytes32 commitment;
+        uint64 unlockAt;
+        bool revealed;
+    }
+
+    mapping(uint256 tokenId => SealedLayer) private _seals;
+    /// @dev ERC-7572 collection metadata URI set by the admin; empty: built from the defaults.
+    string private _contractURI;
+
     /// @notice A token was minted; `seed` and `prompt` fix its first render.
     event Minted(uint256 indexed tokenId, address indexed minter, bytes32 seed, string prompt);
     /// @notice A token changed generation: the renderer redraws the 1% of pixels chosen by `entropy`.
@@ -103,6 +125,15 @@ contract ChaosCanvas is ERC721, ERC2981, AccessControl, IRecolourable {
     event MetadataUpdate(uint256 _tokenId);
     /// @notice ERC-4906: the metadata of tokens `_fromTokenId` to `_toTokenId` (inclusive) may have changed.
     event BatchMetadataUpdate(uint256 _fromTokenId, uint256 _toTokenId);
+    /// @notice The token's holder observed it (signature `Observe(tokenId, generation - 1)`):
+    /// `generation` collapses its palette from `observer` mixed with `entropy`.
+    event Observed(uint256 indexed tokenId, uint64 indexed generation, address observer, bytes32 entropy);
+    /// @notice A secret layer was sealed for the token, revealable from `unlockAt` (unix seconds).
+    event Sealed(uint256 indexed tokenId, bytes32 commitment, uint64 unlockAt);
+    /// @notice A sealed layer was revealed: `generation` paints `layerPrompt` over a mask drawn from `entropy`.
+    event Revealed(uint256 indexed tokenId, uint64 indexed generation, string layerPrompt, bytes32 entropy);
+    /// @notice ERC-7572: the collection metadata (`contractURI`) changed.
+    event ContractURIUpdated();
     /// @notice Proceeds were withdrawn.
     event Withdrawn(address indexed to, uint256 amount);
 
@@ -122,6 +153,25 @@ contract ChaosCanvas is ERC721, ERC2981, AccessControl, IRecolourable {
     error MalformedBatch(uint256 length, uint256 recordBytes);
     error WithdrawFailed(address to, uint256 amount);
     error ZeroAddress();
+    /// @notice The observation's signature is not the token owner's (`signer`: who it recovers to, or zero).
+    error InvalidObservation(uint256 tokenId, address signer);
+    /// @notice The observation was signed for another generation than the token's current one
+    /// (already used, or the token moved on since).
+    error StaleObservation(uint256 tokenId, uint64 signedGeneration, uint64 currentGeneration);
+    /// @notice The token has a sealed layer that is not revealed yet.
+    error AlreadySealed(uint256 tokenId, uint64 unlockAt);
+    /// @notice A seal's unlock time must be later than the current block's timestamp.
+    error UnlockNotInFuture(uint64 unlockAt, uint256 nowTimestamp);
+    /// @notice A zero commitment would read as "no seal".
+    error EmptyCommitment();
+    /// @notice The token has no sealed layer.
+    error NoSeal(uint256 tokenId);
+    /// @notice The token's sealed layer was revealed already.
+    error AlreadyRevealed(uint256 tokenId);
+    /// @notice The sealed layer unlocks at `unlockAt`; the block's timestamp is `nowTimestamp`.
+    error StillSealed(uint256 tokenId, uint64 unlockAt, uint256 nowTimestamp);
+    /// @notice keccak256(abi.encode(layerPrompt, salt)) is not the sealed commitment.
+    error WrongSecret(uint256 tokenId);
 
     /// @param admin Holder of the admin role and default royalty receiver.
     /// @param renderer First holder of the renderer role (may be the zero address to grant later).
@@ -263,6 +313,87 @@ contract ChaosCanvas is ERC721, ERC2981, AccessControl, IRecolourable {
     function _emitMutated(uint256 tokenId, uint64 generation, address from, address to) private {
         bytes32 entropy = keccak256(abi.encode(block.prevrandao, tokenId, generation, from, to));
         emit Mutated(tokenId, generation, entropy, from, to);
+    }
+
+    // ------------------------------------------------------------- observer
+
+    /// @notice Record an observation of `tokenId` by its owner and start an "observation"
+    /// generation. Anyone may submit it (gasless for the holder): the owner signs the EIP-712
+    /// message `Observe(tokenId, generation)` for the token's current `generation`.
+    /// @dev The signer must own the token now (an EOA by ECDSA, a contract wallet by ERC-1271).
+    /// The observation draws the next generation, so a signature works once: a second use, or a
+    /// use after any other draw (a transfer, a mutation), reverts `StaleObservation`. The render
+    /// mixes the observer with `entropy`, which the chain fixes only in the observing block
+    /// (prevrandao and the previous block's hash), so choosing an address cannot choose a palette.
+    /// Reverts `AlreadyDrawnThisBlock` when the token already drew in this block.
+    /// @param generation The generation the owner signed: the token's current one.
+    /// @param signature 65-byte (r, s, v) or 64-byte EIP-2098 ECDSA signature, or an ERC-1271 one.
+    function observe(uint256 tokenId, uint64 generation, bytes calldata signature) external {
+        address owner = ownerOf(tokenId);
+        uint64 current = uint64(_getExtraData(tokenId) & U32);
+        if (generation != current) revert StaleObservation(tokenId, generation, current);
+        bytes32 digest = observeDigest(tokenId, generation);
+        if (!SignatureCheckerLib.isValidSignatureNowCalldata(owner, digest, signature)) {
+            revert InvalidObservation(tokenId, ECDSA.tryRecoverCalldata(digest, signature));
+        }
+        (bool drawn, uint64 next) = _draw(tokenId);
+        if (!drawn) revert AlreadyDrawnThisBlock(tokenId, block.number);
+        bytes32 entropy = keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1), tokenId, next, owner));
+        emit Observed(tokenId, next, owner, entropy);
+    }
+
+    /// @notice The EIP-712 digest a holder signs to observe `tokenId` at `generation`.
+    function observeDigest(uint256 tokenId, uint64 generation) public view returns (bytes32) {
+        return _hashTypedData(keccak256(abi.encode(OBSERVE_TYPEHASH, tokenId, generation)));
+    }
+
+    /// @dev EIP-712 domain: name "Chaos Canvas", version "1", this chain and this contract.
+    function _domainNameAndVersion() internal pure override returns (string memory, string memory) {
+        return ("Chaos Canvas", "1");
+    }
+
+    // -------------------------------------------------------- sealed layers
+
+    /// @notice Seal a secret layer for your token: `commitment = keccak256(abi.encode(string
+    /// layerPrompt, bytes32 salt))`, revealable by anyone holding the secret from `unlockAt`
+    /// (unix seconds, later than now). One pending layer per token.
+    function seal(uint256 tokenId, bytes32 commitment, uint64 unlockAt) external {
+        if (ownerOf(tokenId) != msg.sender) revert NotTokenOwner(tokenId, msg.sender);
+        if (commitment == bytes32(0)) revert EmptyCommitment();
+        if (unlockAt <= block.timestamp) revert UnlockNotInFuture(unlockAt, block.timestamp);
+        SealedLayer storage layer = _seals[tokenId];
+        if (layer.commitment != bytes32(0) && !layer.revealed) revert AlreadySealed(tokenId, layer.unlockAt);
+        _seals[tokenId] = SealedLayer(commitment, unlockAt, false);
+        emit Sealed(tokenId, commitment, unlockAt);
+    }
+
+    /// @notice The token's sealed layer: its commitment (zero: none), unlock time and whether it was revealed.
+    function sealOf(uint256 tokenId) external view returns (bytes32 commitment, uint64 unlockAt, bool revealed) {
+        SealedLayer storage layer = _seals[tokenId];
+        return (layer.commitment, layer.unlockAt, layer.revealed);
+    }
+
+    /// @notice Reveal the token's sealed layer (anyone holding the secret, from its unlock time)
+    /// and start a "reveal" generation that paints `layerPrompt` into the picture.
+    /// @dev `layerPrompt` is bounded like a mint prompt (1..MAX_PROMPT_BYTES bytes). The entropy
+    /// (the reveal's mask) mixes prevrandao with the salt, unknown to the chain until now.
+    /// Reverts `NoSeal`, `AlreadyRevealed`, `StillSealed`, `WrongSecret` or `AlreadyDrawnThisBlock`.
+    function reveal(uint256 tokenId, string calldata layerPrompt, bytes32 salt) external {
+        ownerOf(tokenId);
+        SealedLayer storage layer = _seals[tokenId];
+        bytes32 commitment = layer.commitment;
+        if (commitment == bytes32(0)) revert NoSeal(tokenId);
+        if (layer.revealed) revert AlreadyRevealed(tokenId);
+        uint64 unlockAt = layer.unlockAt;
+        if (block.timestamp < unlockAt) revert StillSealed(tokenId, unlockAt, block.timestamp);
+        uint256 length = bytes(layerPrompt).length;
+        if (length == 0) revert EmptyPrompt();
+        if (length > MAX_PROMPT_BYTES) revert PromptTooLong(length, MAX_PROMPT_BYTES);
+        if (keccak256(abi.encode(layerPrompt, salt)) != commitment) revert WrongSecret(tokenId);
+        layer.revealed = true;
+        (bool drawn, uint64 generation) = _draw(tokenId);
+        if (!drawn) revert AlreadyDrawnThisBlock(tokenId, block.number);
+        emit Revealed(tokenId, generation, layerPrompt, keccak256(abi.encode(block.prevrandao, tokenId, generation, salt)));
     }
 
     // ---------------------------------------------------------------- commit
@@ -460,6 +591,30 @@ contract ChaosCanvas is ERC721, ERC2981, AccessControl, IRecolourable {
         (bool ok,) = to.call{value: amount}("");
         if (!ok) revert WithdrawFailed(to, amount);
         emit Withdrawn(to, amount);
+    }
+
+    /// @notice ERC-7572 collection metadata. Until the admin sets a URI: a
+    /// `data:application/json;base64,` JSON with the collection's name, description and the
+    /// default royalty (`seller_fee_basis_points`, `fee_recipient`), always current.
+    function contractURI() external view returns (string memory) {
+        if (bytes(_contractURI).length != 0) return _contractURI;
+        (address receiver, uint256 bps) = royaltyInfo(0, 10_000);
+        bytes memory json = abi.encodePacked(
+            '{"name":"Chaos Canvas","description":"An evolving AI-art collection: every transfer redraws 1% of a '
+            'token\'s pixels, holders collapse its colours by observing it, and sealed layers surface when they '
+            'unlock.","seller_fee_basis_points":',
+            bps.toString(),
+            ',"fee_recipient":"',
+            Strings.toChecksumHexString(receiver),
+            '"}'
+        );
+        return string.concat("data:application/json;base64,", Base64.encode(json));
+    }
+
+    /// @notice Set the ERC-7572 collection metadata URI (admin only); an empty one restores the default.
+    function setContractURI(string calldata uri) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _contractURI = uri;
+        emit ContractURIUpdated();
     }
 
     /// @notice Change the ERC-2981 default royalty (admin only).

@@ -41,16 +41,17 @@ def connect(rpc_url: str, timeout: float = 20.0, expected_chain_id: int | None =
 
 @dataclass(frozen=True)
 class CanvasEvent:
-    """A Minted, Mutated or Recoloured event, as the chain said it."""
+    """A Minted, Mutated, Recoloured, Observed or Revealed event, as the chain said it."""
 
-    kind: str  # "mint", "mutation" or "recolour"
+    kind: str  # "mint", "mutation", "recolour", "observation" or "reveal"
     token_id: int
     generation: int
     block_number: int
     block_hash: str
     tx_hash: str
     log_index: int
-    # mint: minter, seed, prompt; mutation: entropy, from, to; recolour: none
+    # mint: minter, seed, prompt; mutation: entropy, from, to; recolour: none;
+    # observation: observer, entropy; reveal: layer_prompt, entropy
     args: dict
     #: What the colour pools said at this block (renderer.colour.ColourInputs.to_provenance),
     #: read beside the event when the canvas has pools; None otherwise.
@@ -92,6 +93,34 @@ def _mutation_args(log) -> dict:
     return {"entropy": _hex(entropy), "from": Web3.to_checksum_address(sender), "to": Web3.to_checksum_address(receiver)}
 
 
+def _reveal_args(log) -> dict:
+    """Revealed's fields; the layer prompt decoded leniently, as a mint's prompt is."""
+    prompt_bytes, entropy = abi_decode(["bytes", "bytes32"], bytes(log["data"]))
+    args = {"layer_prompt": prompt_bytes.decode("utf-8", errors="replace"), "entropy": _hex(entropy)}
+    try:
+        prompt_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        args["layer_prompt_hex"] = _hex(prompt_bytes)
+    return args
+
+
+@dataclass(frozen=True)
+class SealState:
+    """A token's sealed layer as the canvas holds it (`sealOf`); commitment None: never sealed."""
+
+    commitment: str | None
+    unlock_at: int
+    revealed: bool
+
+    @property
+    def pending(self) -> bool:
+        return self.commitment is not None and not self.revealed
+
+    def to_json(self) -> dict:
+        return {"commitment": self.commitment, "unlock_at": self.unlock_at, "revealed": self.revealed,
+                "state": "none" if self.commitment is None else "revealed" if self.revealed else "sealed"}
+
+
 class Canvas:
     """Read access to one deployed ChaosCanvas."""
 
@@ -121,18 +150,22 @@ class Canvas:
             return None
 
     def event_topics(self, token_id: int | None = None) -> list:
-        """The topic filter of Minted, Mutated and Recoloured (of one token if given)."""
+        """The topic filter of every event that starts a generation: Minted, Mutated, Recoloured,
+        Observed and Revealed (of one token if given)."""
         events = self.contract.events
-        topics = [[events.Minted().topic, events.Mutated().topic, events.Recoloured().topic]]
+        topics = [[events.Minted().topic, events.Mutated().topic, events.Recoloured().topic,
+                   events.Observed().topic, events.Revealed().topic]]
         if token_id is not None:
             topics.append(topic_of_uint(token_id))
         return topics
 
     def decode_events(self, logs: list) -> list[CanvasEvent]:
-        """CanvasEvents of raw Minted, Mutated and Recoloured logs, in chain order."""
+        """CanvasEvents of raw Minted, Mutated, Recoloured, Observed and Revealed logs, in chain order."""
         minted = Web3.to_bytes(hexstr=self.contract.events.Minted().topic)
         recoloured = Web3.to_bytes(hexstr=self.contract.events.Recoloured().topic)
         mutated = Web3.to_bytes(hexstr=self.contract.events.Mutated().topic)
+        observed = Web3.to_bytes(hexstr=self.contract.events.Observed().topic)
+        revealed = Web3.to_bytes(hexstr=self.contract.events.Revealed().topic)
         events = []
         for log in logs:
             token_id = int.from_bytes(log["topics"][1], "big")
@@ -142,6 +175,13 @@ class Canvas:
                 kind, generation, args = "recolour", int.from_bytes(log["topics"][2], "big"), {}
             elif log["topics"][0] == mutated:
                 kind, generation, args = "mutation", int.from_bytes(log["topics"][2], "big"), _mutation_args(log)
+            elif log["topics"][0] == observed:
+                observer, entropy = abi_decode(["address", "bytes32"], bytes(log["data"]))
+                kind, generation = "observation", int.from_bytes(log["topics"][2], "big")
+                args = {"observer": Web3.to_checksum_address(observer), "entropy": _hex(entropy)}
+            elif log["topics"][0] == revealed:
+                kind, generation = "reveal", int.from_bytes(log["topics"][2], "big")
+                args = _reveal_args(log)
             else:
                 raise ValueError(f"log {log['transactionHash'].to_0x_hex()}:{log['logIndex']} is not a canvas event")
             events.append(CanvasEvent(kind, token_id, generation, log["blockNumber"], log["blockHash"].to_0x_hex(),
@@ -194,6 +234,21 @@ class Canvas:
             return self.contract.functions.ownerOf(token_id).call()
         except ContractLogicError:
             return None
+
+    def seal_of(self, token_id: int, block: int | str = "latest") -> SealState:
+        """The token's sealed layer (the gallery shows a pending one with its unlock time)."""
+        commitment, unlock_at, revealed = self.contract.functions.sealOf(token_id).call(block_identifier=block)
+        commitment = bytes(commitment)
+        return SealState(_hex(commitment) if any(commitment) else None, int(unlock_at), bool(revealed))
+
+    def sealed_commitments(self, token_id: int, from_block: int = 0) -> list[dict]:
+        """Every Sealed event of a token, in chain order: commitment, unlock_at, block, tx."""
+        from .chainlogs import read_events
+
+        logs = read_events(self.w3, self.contract.events.Sealed(), address=self.address,
+                           from_block=from_block, argument_topics=[topic_of_uint(token_id)])
+        return [{"commitment": _hex(log.args.commitment), "unlock_at": log.args.unlockAt,
+                 "block_number": log.blockNumber, "tx_hash": log.transactionHash.to_0x_hex()} for log in logs]
 
     def token_uri(self, token_id: int) -> str:
         return self.contract.functions.tokenURI(token_id).call()

@@ -255,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_phoenix_parsers(commands, _node_options, _key_options, _store_options)
 
+    from .observer_cli import add_parsers as add_observer_parsers
+
+    add_observer_parsers(commands, _node_options, _key_options, _store_options)
+
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     load = bench_commands.add_parser(
@@ -556,6 +560,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .gallery.server import run_gallery
 
         run_gallery(settings, args.host, args.port, settings.pools)
+    elif args.command in ("observe", "seal", "reveal"):
+        from .observer_cli import run as run_observer
+
+        return run_observer(args, settings, _canvas, _collector)
     elif args.command == "oracle":
         from .phoenix_cli import run_oracle
 

@@ -16,6 +16,8 @@ present only when the caller gives it, so older callers' documents keep their sh
     phoenix    null, or why and how the render was degraded: renderer.phoenix
     colour     the pools' state and the token's pigment the palette was drawn from: renderer.colour
     congestion (mutations) the block's base fee, the threshold and the glitch strength: renderer.congestion
+    observation  (observations) the observer whose signature collapsed the palette: renderer.observer
+    reveal     (reveals) the revealed layer prompt and how it was blended in: renderer.sealed
     renderer.backend  the backend's name and settings (steps, guidance, dtype, ...)
 
 The bytes are canonical JSON (sorted keys, no spaces, ASCII), so equal
@@ -29,8 +31,11 @@ import json
 from . import __version__
 
 RENDERER_NAME = "chaos-canvas-renderer"
-#: A generation's kind as marketplaces show it: a mint, a 1% mutation, or a re-colouring.
-KIND_LABELS = {"mint": "Mint", "mutation": "Mutation", "recolour": "Re-colouring"}
+#: A generation's kind as marketplaces show it: a mint, a 1% mutation, a re-colouring, a holder's
+#: observation (its colours collapsed) or a sealed layer revealed.
+KIND_LABELS = {"mint": "Mint", "mutation": "Mutation", "recolour": "Re-colouring", "observation": "Observation",
+               "reveal": "Reveal"}
+MUTATION_MASK_RULE = "renderer.mask.mutation_mask(entropy, width, height)"
 
 
 def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, seed: str, minter: str,
@@ -39,7 +44,9 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
                    model_id: str, chain_id: int, canvas: str, event: dict, memory: dict | None = None,
                    telemetry: dict | None = None, phoenix: dict | None = None, backend: dict | None = None,
                    colour: dict | None = None, congestion: dict | None = None, animation_cid: str | None = None,
-                   external_url: str | None = None) -> dict:
+                   external_url: str | None = None,
+                   mask_rule: str = MUTATION_MASK_RULE, observation: dict | None = None,
+                   reveal: dict | None = None) -> dict:
     """The metadata document of one generation."""
     kind_label = KIND_LABELS[kind]
     extra_attributes = []
@@ -50,6 +57,10 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
     if congestion and congestion.get("strength"):
         extra_attributes.append({"trait_type": "Congestion glitch", "value": congestion["strength"],
                                  "display_type": "number"})
+    if observation is not None:
+        extra_attributes.append({"trait_type": "Observer", "value": observation["observer"]})
+    if reveal is not None:
+        extra_attributes.append({"trait_type": "Revealed layer", "value": reveal["layer_prompt"]})
     if phoenix:
         extra_attributes.append({"trait_type": "Phoenix", "value": f"Reborn ({phoenix.get('reason')})"})
     document = {
@@ -75,8 +86,8 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
             "seed": seed,
             "minter": minter,
             "entropy": entropy,
-            "mask": {"digest": mask_digest, "pixels": mask_pixels,
-                     "rule": "renderer.mask.mutation_mask(entropy, width, height)"} if entropy else None,
+            "mask": {"digest": mask_digest, "pixels": mask_pixels, "rule": mask_rule}
+            if mask_digest is not None else None,
             "changed_pixel_fraction": changed_pixel_fraction,
             "palette": palette,
             "image": {"cid": image_cid, "width": width, "height": height, "format": "png"},
@@ -93,7 +104,8 @@ def build_metadata(*, token_id: int, generation: int, kind: str, prompt: str, se
     if backend is not None:
         provenance["renderer"]["backend"] = backend
     for key, value in (("memory", memory), ("telemetry", telemetry), ("phoenix", phoenix), ("colour", colour),
-                       ("congestion", congestion)):
+                       ("congestion", congestion), ("observation", observation),
+                       ("reveal", reveal)):
         if value is not None:
             provenance[key] = value
     if "memory" in provenance and "phoenix" not in provenance:

@@ -66,12 +66,12 @@ class TokenHistory:
 
     def owner_after(self, generation: int) -> str | None:
         """Who held the token once `generation` existed: the mint's minter, then each mutation's
-        recipient (a re-colouring changes no owner)."""
+        recipient (a re-colouring, an observation or a reveal changes no owner)."""
         for g in range(generation, -1, -1):
             event = self.events.get(g)
             if event is None:
                 return None
-            if event.kind != "recolour":
+            if event.kind in ("mint", "mutation"):
                 return event.args["minter"] if event.kind == "mint" else event.args["to"]
         return None
 

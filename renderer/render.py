@@ -9,6 +9,10 @@ same bytes. The steps of a generation:
     mutation:  backend.propose_mutation -> stress painter -> crash split -> memory blend over
                the mask -> congestion glitch (renderer.congestion) -> renderer.mask.apply_mask (exactly the mask changes) -> age layer advanced
     recolour:  the parent graded toward the new palette -> crash split -> age layer carried
+    observation: the parent graded toward the palette collapsed from the observer and the event's
+               entropy (renderer.observer) -> crash split -> age layer carried
+    reveal:    backend.create(layer prompt) -> blended into the parent over a disc drawn from the
+               entropy (renderer.sealed) -> age layer carried
 
 Every kind draws with `renderer.colour.render_palette`: the minter's base palette pulled toward
 the token's pigment and the pool prices at the event's block (when the pools are known).
@@ -38,6 +42,8 @@ from .mask import apply_mask, changed_pixel_fraction, mask_digest, mutation_mask
 from .memory import FORMAT as AGE_FORMAT
 from .memory import AgeLayer, blend
 from .metadata import build_metadata, encode_metadata
+from . import observer as observer_protocol
+from . import sealed
 from .painter import paint, paint_for
 from .palette import base_palette, to_hex
 from .phoenix import Degradation, PhoenixPolicy, is_out_of_memory
@@ -133,6 +139,8 @@ class _Draft:
     step: int = 1
     #: The base fee of the mutation's block and its glitch (renderer.congestion); None: none read.
     congestion: Congestion | None = None
+    #: A reveal's per-pixel alpha (renderer.sealed.reveal_weights).
+    weights: np.ndarray | None = None
 
     @property
     def group_key(self) -> tuple | None:
@@ -150,7 +158,11 @@ class _Draft:
 def _prepare(event: CanvasEvent, origin: Origin, parent: Parent | None, backend: Backend, *, size: int,
              telemetry: Reading | None, degrade: Degradation | None, colour: ColourInputs | None,
              congestion: Congestion | None = None) -> _Draft:
-    palette = render_palette(base_palette(origin.minter), colour)
+    if event.kind == "observation":
+        base = observer_protocol.collapse_palette(event.args["observer"], bytes.fromhex(event.args["entropy"][2:]))
+    else:
+        base = base_palette(origin.minter)
+    palette = render_palette(base, colour)
     active = backend.degraded(degrade.steps_divisor) if degrade else backend
     prompt = degrade.prompt if degrade else origin.prompt
     draft = _Draft(event, origin, parent, backend, active, size, degrade, colour, telemetry or ABSENT, palette)
@@ -163,10 +175,16 @@ def _prepare(event: CanvasEvent, origin: Origin, parent: Parent | None, backend:
     draft.previous = decode_png(parent.image_png)
     draft.parent_layer = _parent_layer(parent, draft.previous, event)
     draft.parent_layer_cid = file_cid(parent.age_layer) if parent.age_layer is not None else None
-    if event.kind == "recolour":
+    if event.kind in ("recolour", "observation"):
         return draft
     height, width, _ = draft.previous.shape
     draft.entropy = bytes.fromhex(event.args["entropy"][2:])
+    if event.kind == "reveal":
+        # The layer is drawn at the parent's size (never subsampled: the disc is the full-size one).
+        draft.weights = sealed.reveal_weights(draft.entropy, width, height)
+        draft.work = Creation(event.args["layer_prompt"], sealed.layer_seed(origin.seed, draft.entropy), palette,
+                              width, height)
+        return draft
     draft.mask = mutation_mask(draft.entropy, width, height)
     draft.congestion = congestion
     if degrade is None:
@@ -214,10 +232,16 @@ def _finish(draft: _Draft, picture: np.ndarray | None, *, chain_id: int, canvas:
     else:
         previous = draft.previous
         height, width, _ = previous.shape
-        if event.kind == "recolour":
+        if event.kind in ("recolour", "observation"):
             # A re-colouring repaints no pixel's history: the age layer carries over unchanged.
-            image = _recolour(previous, draft.palette, colour)
+            strength = observer_protocol.OBSERVE_STRENGTH if event.kind == "observation" else RECOLOUR_STRENGTH
+            image = _recolour(previous, draft.palette, colour, strength)
             layer = draft.parent_layer.carry(event.generation)
+        elif event.kind == "reveal":
+            image = sealed.reveal_blend(previous, picture, draft.weights)
+            layer = draft.parent_layer.carry(event.generation)
+            revealed = sealed.reveal_mask(draft.weights)
+            digest, mask_pixels = mask_digest(revealed), len(revealed)
         else:
             proposal = picture
             if draft.step > 1:
@@ -255,7 +279,8 @@ def _finish(draft: _Draft, picture: np.ndarray | None, *, chain_id: int, canvas:
         backend={"name": draft.backend.name, "settings": dict(draft.active.settings)},
         colour=colour.to_provenance() if colour else None,
         congestion=draft.congestion.to_provenance() if draft.congestion else None,
-        animation_cid=animation_cid, external_url=external_url)
+        animation_cid=animation_cid, external_url=external_url,
+        **_kind_provenance(event))
     metadata = encode_metadata(document)
     return Rendered(image_png, image_cid, metadata, file_cid(metadata), fraction, age_layer, age_layer_cid,
                     degrade.reason if degrade else None, animation, animation_cid)
@@ -275,9 +300,22 @@ def _parent_layer(parent: Parent, previous: np.ndarray, event: CanvasEvent) -> A
     return layer
 
 
-def _recolour(previous: np.ndarray, palette, colour: ColourInputs | None) -> np.ndarray:
+def _kind_provenance(event: CanvasEvent) -> dict:
+    """build_metadata's blocks of an observation (who observed) or a reveal (which layer, how)."""
+    if event.kind == "observation":
+        return {"observation": {"observer": event.args["observer"], "strength": observer_protocol.OBSERVE_STRENGTH,
+                                "rule": "renderer.observer.collapse_palette(observer, entropy)"}}
+    if event.kind == "reveal":
+        return {"mask_rule": sealed.MASK_RULE,
+                "reveal": {"layer_prompt": event.args["layer_prompt"], "alpha": sealed.REVEAL_ALPHA,
+                           "rule": "renderer.sealed.reveal_blend"}}
+    return {}
+
+
+def _recolour(previous: np.ndarray, palette, colour: ColourInputs | None,
+              strength: int = RECOLOUR_STRENGTH) -> np.ndarray:
     """A re-colouring: the parent's whole picture graded toward the new palette, split if crashed."""
-    image = tint(previous, palette, RECOLOUR_STRENGTH)
+    image = tint(previous, palette, strength)
     return channel_split(image, len(colour.crashed_held) if colour else 0)
 
 

@@ -56,14 +56,16 @@ def explain_revert(call: ContractFunction, exc: Exception) -> str:
 
 
 def build(w3: Web3, account: LocalAccount, call: ContractFunction, *, value: int = 0,
-          nonce: int | None = None, fees: Fees | None = None) -> dict:
-    """A signed-ready EIP-1559 transaction for `call`; gas estimation surfaces reverts by name."""
+          nonce: int | None = None, fees: Fees | None = None, estimate_block: str = "latest") -> dict:
+    """A signed-ready EIP-1559 transaction for `call`; gas estimation surfaces reverts by name.
+    `estimate_block="pending"` estimates in the next block's context, for calls whose outcome depends
+    on the block number (a canvas draw reverts in the block of the token's previous draw)."""
     fees = fees or eip1559_fees(w3)
     params = {"from": account.address, "value": value, "chainId": w3.eth.chain_id,
               "nonce": w3.eth.get_transaction_count(account.address, "pending") if nonce is None else nonce,
               "maxFeePerGas": fees.max_fee_per_gas, "maxPriorityFeePerGas": fees.max_priority_fee_per_gas}
     try:
-        gas = call.estimate_gas({"from": account.address, "value": value})
+        gas = call.estimate_gas({"from": account.address, "value": value}, block_identifier=estimate_block)
     except (ContractCustomError, ContractLogicError) as exc:
         raise TransactionFailed(f"{call.fn_name} would revert: {explain_revert(call, exc)}") from None
     return call.build_transaction({**params, "gas": gas * 12 // 10})
@@ -82,6 +84,6 @@ def wait(w3: Web3, tx_hash: str, timeout: float = 120) -> TxReceipt:
 
 
 def transact(w3: Web3, account: LocalAccount, call: ContractFunction, *, value: int = 0,
-             timeout: float = 120) -> TxReceipt:
+             timeout: float = 120, estimate_block: str = "latest") -> TxReceipt:
     """Build, sign, send and wait: for one-off user actions."""
-    return wait(w3, send(w3, account, build(w3, account, call, value=value)), timeout)
+    return wait(w3, send(w3, account, build(w3, account, call, value=value, estimate_block=estimate_block)), timeout)

@@ -13,7 +13,12 @@ parent links of its metadata down to the previous commit) is checked on its own:
   image-cid      the image named by the metadata exists and its bytes hash to its CID: the CID
                  proves the committed bytes
   mask           (mutations) the pixels that differ from the parent are exactly the mask
-                 recomputed from the chain's entropy (renderer.mask.mutation_mask)
+                 recomputed from the chain's entropy (renderer.mask.mutation_mask); (reveals) they
+                 all lie in the reveal's disc (renderer.sealed.reveal_weights), whose digest matches
+  observer       (observations) the observer the metadata names is the event's, and the signature in
+                 the observe transaction's calldata recovers (EIP-712) to the token's owner at that block
+  reveal         (reveals) the layer prompt the metadata names is the event's, and the prompt and salt
+                 in the reveal transaction's calldata hash to the commitment the token sealed
   age-layer      the age layer the metadata names is pinned, hashes to its CID, and decodes to the
                  layer recomputed from the chain's mutation entropies (renderer.memory.replay_layer)
   colour         the pool state and pigment the palette was drawn from are what the colour
@@ -51,6 +56,8 @@ from .cid import file_cid
 from .colour import read_colour_inputs
 from .congestion import congestion_strength, read_base_fee
 from .mask import changed_indices, mask_digest, mutation_mask
+from .observer import recover_observer
+from .sealed import commitment_of, reveal_mask, reveal_weights
 from .memory import AgeLayer, replay_layer
 from .png import decode_png
 from .pools import pools_abi
@@ -209,6 +216,17 @@ class Verifier:
                 before = None
             if before is not None:
                 self._verify_mask(record, event, before, image)
+        if event.kind == "reveal" and image is not None and parent is not None and parent.image_png:
+            try:
+                before = decode_png(parent.image_png)
+            except Exception:  # the parent's own image-cid check reports it
+                before = None
+            if before is not None:
+                self._verify_reveal_mask(record, event, before, image)
+        if event.kind == "observation":
+            self._verify_observer(record, event)
+        elif event.kind == "reveal":
+            self._verify_reveal(record, event)
         if image is not None:
             self._verify_age_layer(record, parent, image)
         self._verify_colour(record, event)
@@ -283,6 +301,72 @@ class Verifier:
                     f"{len(outside)} pixel(s) changed outside the mask, {len(untouched)} mask pixel(s) unchanged")
         self._check(g, "mask", (record.provenance.get("mask") or {}).get("digest") == mask_digest(mask),
                     "the metadata's mask digest is not the digest of the recomputed mask")
+
+    def _verify_reveal_mask(self, record: GenerationRecord, event, before: np.ndarray, after: np.ndarray) -> None:
+        g = record.generation
+        if not self._check(g, "mask", before.shape == after.shape, f"size changed {before.shape} -> {after.shape}"):
+            return
+        height, width, _ = after.shape
+        disc = reveal_mask(reveal_weights(bytes.fromhex(event.args["entropy"][2:]), width, height))
+        outside = np.setdiff1d(changed_indices(before, after), disc)
+        self._check(g, "mask", len(outside) == 0, f"{len(outside)} pixel(s) changed outside the reveal's disc")
+        self._check(g, "mask", (record.provenance.get("mask") or {}).get("digest") == mask_digest(disc),
+                    "the metadata's mask digest is not the digest of the reveal's disc")
+
+    def _call_of(self, event, function: str):
+        """The decoded canvas call of the event's transaction, or None when it was not a direct call of
+        `function` (e.g. submitted through another contract: then the calldata says nothing)."""
+        tx = self.canvas.w3.eth.get_transaction(event.tx_hash)
+        if tx["to"] is None or tx["to"].lower() != self.canvas.address.lower():
+            return None
+        try:
+            called, args = self.canvas.contract.decode_function_input(tx["input"])
+        except ValueError:
+            return None
+        return args if called.fn_name == function else None
+
+    def _owner_before(self, event) -> str | None:
+        """The token's owner just before the event's block (what the canvas checked the signer against:
+        any earlier draw in that block would have made the observation revert)."""
+        try:
+            return self.canvas.contract.functions.ownerOf(self.history.token_id).call(
+                block_identifier=event.block_number - 1)
+        except Exception:  # a node without that state: the chain's events say who held it
+            return self.history.owner_after(event.generation - 1)
+
+    def _verify_observer(self, record: GenerationRecord, event) -> None:
+        g, named = record.generation, (record.provenance.get("observation") or {}).get("observer")
+        if not self._check(g, "observer", named == event.args["observer"],
+                           f"the metadata names observer {named}, the chain's Observed event {event.args['observer']}"):
+            return
+        owner = self._owner_before(event)
+        args = self._call_of(event, "observe")
+        if args is None:
+            self._check(g, "observer", owner == event.args["observer"],
+                        f"observer {event.args['observer']} did not own the token (its owner was {owner})")
+            return
+        signer = recover_observer(args["signature"], self.canvas.chain_id, self.canvas.address,
+                                  self.history.token_id, args["generation"])
+        self._check(g, "observer", args["generation"] == g - 1 and signer == owner == event.args["observer"],
+                    f"the observe transaction's signature (for generation {args['generation']}) recovers to {signer}; "
+                    f"the token's owner was {owner}, the event names {event.args['observer']}")
+
+    def _verify_reveal(self, record: GenerationRecord, event) -> None:
+        g, named = record.generation, (record.provenance.get("reveal") or {}).get("layer_prompt")
+        if not self._check(g, "reveal", named == event.args["layer_prompt"],
+                           f"the metadata names revealed layer {named!r}, the chain's Revealed event "
+                           f"{event.args['layer_prompt']!r}"):
+            return
+        sealed = [s for s in self.canvas.sealed_commitments(self.history.token_id)
+                  if s["block_number"] <= event.block_number]
+        args = self._call_of(event, "reveal")
+        if args is None or not sealed:
+            self._check(g, "reveal", bool(sealed), "the chain has no Sealed event before this reveal")
+            return
+        opened = "0x" + commitment_of(args["layerPrompt"], bytes(args["salt"])).hex()
+        self._check(g, "reveal", opened == sealed[-1]["commitment"] and args["layerPrompt"] == named,
+                    f"the revealed prompt and salt hash to {opened}, not the sealed commitment "
+                    f"{sealed[-1]['commitment']}")
 
     def _replayed_layer(self, generation: int, width: int, height: int) -> AgeLayer:
         """The age layer of `generation`, from the chain's mutation entropies alone."""

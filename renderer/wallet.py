@@ -81,3 +81,125 @@ def buy_colour(canvas: Canvas, pools, account: LocalAccount, token_id: int, hue:
                                     value=eth_wei)
     (event,) = pools.events.Bought().process_receipt(receipt, errors=DISCARD)
     return event.args.pigmentOut, receipt["transactionHash"].to_0x_hex()
+
+
+# ------------------------------------------------------------------ observer protocol, sealed layers
+
+
+def observe_typed_data(canvas: Canvas, token_id: int, generation: int | None = None) -> dict:
+    """The EIP-712 typed data the holder of `token_id` signs to observe it (a JSON-able dict: the
+    argument of a browser wallet's `eth_signTypedData_v4`). `generation` defaults to the token's
+    current one, the only one the canvas accepts."""
+    from .observer import observe_typed_data as typed_data
+
+    if generation is None:
+        generation = current_generation(canvas, token_id)
+    return typed_data(canvas.chain_id, canvas.address, token_id, generation)
+
+
+def current_generation(canvas: Canvas, token_id: int) -> int:
+    if canvas.owner_of(token_id) is None:
+        raise BadInput(f"token {token_id} does not exist on {canvas.address}")
+    return canvas.contract.functions.generationOf(token_id).call()
+
+
+def observe(canvas: Canvas, holder: LocalAccount, token_id: int, submitter: LocalAccount | None = None,
+            ) -> tuple[int, str]:
+    """Sign `Observe(token_id, generation)` with the holder's key (locally) and submit it from
+    `submitter` (default: the holder); returns (the observation's generation, transaction hash)."""
+    from .observer import sign_observation
+
+    owner = canvas.owner_of(token_id)
+    if owner is None:
+        raise BadInput(f"token {token_id} does not exist on {canvas.address}")
+    if owner != holder.address:
+        raise BadInput(f"token {token_id} belongs to {owner}, not to {holder.address}: only its holder's "
+                       "signature collapses its colours")
+    generation = canvas.contract.functions.generationOf(token_id).call()
+    signature = sign_observation(holder.key, canvas.chain_id, canvas.address, token_id, generation)
+    return submit_observation(canvas, submitter or holder, token_id, generation, signature)
+
+
+def submit_observation(canvas: Canvas, submitter: LocalAccount, token_id: int, generation: int,
+                       signature: bytes) -> tuple[int, str]:
+    """Send a holder's observation signature (anyone may: a relayer, the gallery's)."""
+    current = current_generation(canvas, token_id)
+    if generation != current:
+        raise BadInput(f"the signature is for generation {generation}; token {token_id} is at generation "
+                       f"{current}: it was used already or the token moved on. Sign again")
+    # Estimated in the next block: the latest one may hold the token's previous draw (one per block).
+    receipt = transactions.transact(canvas.w3, submitter,
+                                    canvas.contract.functions.observe(token_id, generation, bytes(signature)),
+                                    estimate_block="pending")
+    (event,) = canvas.contract.events.Observed().process_receipt(receipt, errors=DISCARD)
+    return event.args.generation, receipt["transactionHash"].to_0x_hex()
+
+
+def seal(canvas: Canvas, holder: LocalAccount, token_id: int, layer_prompt: str, unlock_at: int,
+         out_dir) -> tuple[str, str]:
+    """Seal a secret layer for the holder's token, revealable from `unlock_at` (unix seconds). The salt is
+    drawn here and the secret saved under `out_dir` before the transaction is sent; returns (the
+    secret's path, transaction hash)."""
+    from .sealed import SealSecret, save_secret
+
+    functions = canvas.contract.functions
+    check_prompt(layer_prompt, functions.MAX_PROMPT_BYTES().call())
+    owner = canvas.owner_of(token_id)
+    if owner is None:
+        raise BadInput(f"token {token_id} does not exist on {canvas.address}")
+    if owner != holder.address:
+        raise BadInput(f"token {token_id} belongs to {owner}, not to {holder.address}: only its holder may seal")
+    now = canvas.w3.eth.get_block("latest")["timestamp"]
+    if unlock_at <= now:
+        raise BadInput(f"the unlock time {_when(unlock_at)} is not in the future (the chain's time is {_when(now)}): "
+                       "give a later --unlock-at or a positive --unlock-in")
+    state = canvas.seal_of(token_id)
+    if state.pending:
+        raise BadInput(f"token {token_id} already has a sealed layer, unlocking at {_when(state.unlock_at)}: "
+                       "reveal it first (`chaos reveal`)")
+    secret = SealSecret.new(canvas.chain_id, canvas.address, token_id, layer_prompt, unlock_at)
+    path = save_secret(out_dir, secret)
+    receipt = transactions.transact(canvas.w3, holder, functions.seal(
+        token_id, bytes.fromhex(secret.commitment[2:]), unlock_at))
+    return str(path), receipt["transactionHash"].to_0x_hex()
+
+
+def reveal(canvas: Canvas, account: LocalAccount, token_id: int, layer_prompt: str, salt: bytes) -> tuple[int, str]:
+    """Reveal the token's sealed layer with its secret; returns (the reveal's generation, transaction hash).
+    Says why not, before sending anything, when it is too early or the secret is wrong."""
+    from .sealed import commitment_of
+
+    state = revealable(canvas, token_id)
+    if len(salt) != 32:
+        raise BadInput(f"the salt is {len(salt)} bytes; it is 32 bytes of hex (0x + 64 hex digits)")
+    if "0x" + commitment_of(layer_prompt, salt).hex() != state.commitment:
+        raise BadInput(f"wrong secret: this layer prompt and salt do not hash to token {token_id}'s sealed "
+                       f"commitment {state.commitment}")
+    receipt = transactions.transact(canvas.w3, account,
+                                    canvas.contract.functions.reveal(token_id, layer_prompt, bytes(salt)),
+                                    estimate_block="pending")
+    (event,) = canvas.contract.events.Revealed().process_receipt(receipt, errors=DISCARD)
+    return event.args.generation, receipt["transactionHash"].to_0x_hex()
+
+
+def revealable(canvas: Canvas, token_id: int):
+    """The token's pending sealed layer (a chain.SealState) when it may be revealed now; else BadInput
+    saying why not (no such token, no seal, revealed already, too early)."""
+    if canvas.owner_of(token_id) is None:
+        raise BadInput(f"token {token_id} does not exist on {canvas.address}")
+    state = canvas.seal_of(token_id)
+    if state.commitment is None:
+        raise BadInput(f"token {token_id} has no sealed layer")
+    if state.revealed:
+        raise BadInput(f"token {token_id}'s sealed layer was revealed already")
+    now = canvas.w3.eth.get_block("latest")["timestamp"]
+    if now < state.unlock_at:
+        raise BadInput(f"too early: token {token_id}'s layer unlocks at {_when(state.unlock_at)}, in "
+                       f"{state.unlock_at - now} s (the chain's time is {_when(now)})")
+    return state
+
+
+def _when(timestamp: int) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
