@@ -17,7 +17,9 @@ Where g's layer is not on IPFS (or its bytes do not hash to its CID), g's mask i
 chain event instead: a mutation's mask is `renderer.mask.mutation_mask(entropy, width, height)`, and
 each kind registered in `MASKS` likewise from its own event. A recolour, an observation or a reveal
 carries its parent's age layer over unchanged (renderer.render: they grade colours, or blend a layer in,
-without moving any pixel's birth), so it paints no pixel here either. When G's
+without moving any pixel's birth), so it paints no pixel here either. A reveal's layer does cover part of
+the picture, though: the probe lists it apart, under `blended`, with its alpha at the pixel (out of 256,
+`renderer.sealed.reveal_weights` recomputed from the reveal's entropy) and its layer prompt. When G's
 own layer is missing, born and repaints are derived the same way: born is the last g <= G whose mask
 holds the pixel (0 when none does) and repaints is how many do. The answer says which source each figure
 came from, and a layer that disagrees with the masks is reported rather than hidden (`chaos verify`
@@ -69,6 +71,17 @@ MASKS: dict[str, Callable[[object, int, int], np.ndarray]] = {"mutation": _entro
 CARRIED = frozenset({"recolour", "observation", "reveal"})
 
 
+def _reveal_alpha(event, width: int, height: int) -> np.ndarray:
+    from .sealed import reveal_weights
+
+    return reveal_weights(bytes.fromhex(str(event.args["entropy"]).removeprefix("0x")), width, height)
+
+
+#: Kinds that blend a layer over some pixels without moving their birth: kind -> f(event, width, height)
+#: -> (height, width) alpha out of 256, and the event argument that names the layer.
+BLENDS: dict[str, tuple[Callable[[object, int, int], np.ndarray], str]] = {"reveal": (_reveal_alpha, "layer_prompt")}
+
+
 @dataclass(frozen=True)
 class Paint:
     """One event that painted the probed pixel."""
@@ -80,6 +93,18 @@ class Paint:
     #: How we know it painted the pixel: "mint" (a mint paints every pixel), "age layer" (this
     #: generation's layer has born == generation there) or "mask" (recomputed from the event's entropy).
     source: str
+
+
+@dataclass(frozen=True)
+class Blend:
+    """A layer blended over the probed pixel without moving its birth (a reveal)."""
+
+    generation: int
+    kind: str
+    block: int
+    tx: str
+    alpha: int  # out of 256: how much of the layer the pixel took
+    layer: str | None  # what the layer is (a reveal's layer prompt)
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,8 @@ class PixelAge:
     source: str
     #: Set when what the layers say and what the masks say disagree, or a repaint's mask is unknown.
     notes: list[str] = field(default_factory=list)
+    #: Layers blended over the pixel up to this generation that left its birth as it was (reveals).
+    blended: list[Blend] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -116,6 +143,10 @@ class PixelAge:
         for paint in self.events:
             lines.append(f"    generation {paint.generation:>3}  {paint.kind or '?':<9}  block {_dash(paint.block):>6}  "
                          f"tx {_dash(paint.tx)}  [{paint.source}]")
+        for blend in self.blended:
+            lines.append(f"  blended over it, its birth unchanged: generation {blend.generation} {blend.kind} "
+                         f"(block {blend.block}, tx {blend.tx}) at {blend.alpha}/256"
+                         + (f": \u201c{blend.layer}\u201d" if blend.layer else ""))
         lines.append(f"  (born and repaints from the {self.source})")
         lines.extend(f"  note: {note}" for note in self.notes)
         return "\n".join(lines)
@@ -273,6 +304,22 @@ class TokenAges:
                 events.append(Paint(g, event and event.kind, event and event.block_number, event and event.tx_hash,
                                     source))
 
+        blended = []
+        for g in range(1, generation + 1):
+            event = history.events.get(g)
+            if event is None or event.kind not in BLENDS:
+                continue
+            compute, name = BLENDS[event.kind]
+            key = ("blend", event.kind, event.tx_hash, event.log_index, width, height)
+            try:
+                alpha = self.cache.painted(key, lambda: np.asarray(compute(event, width, height)))
+            except (ImportError, KeyError, ValueError) as exc:
+                notes.append(f"generation {g} ({event.kind}): its blended layer cannot be placed here ({exc})")
+                continue
+            if alpha[y, x] > 0:
+                blended.append(Blend(g, event.kind, event.block_number, event.tx_hash, int(alpha[y, x]),
+                                     event.args.get(name)))
+
         cid, layer = self._layer_of(generation)
         by_masks = (events[-1].generation, len(events) - 1)
         if layer is not None and layer.shape == (height, width):
@@ -291,7 +338,7 @@ class TokenAges:
             born = Paint(born_generation, event and event.kind, event and event.block_number,
                          event and event.tx_hash, "age layer")
         return PixelAge(token_id, generation, x, y, width, height, born, repaints, generation - born_generation,
-                        events, source, notes)
+                        events, source, notes, blended)
 
 
 def probe_token(canvas, ipfs, token_id: int, x: int, y: int, generation: int | None = None,

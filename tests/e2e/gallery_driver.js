@@ -20,11 +20,13 @@ const NO_WALLET = "No browser wallet found: install one (e.g. a wallet extension
   + "or use `chaos mint`.";
 
 let answers = null;
+// The test answers "ok" and, after a space, a JSON value (what the driver needs next), returned here.
 async function ask(name) {
   if (!answers) answers = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   console.log(JSON.stringify({ ask: name }));
   const { value, done } = await answers.next();
-  if (done || value.trim() !== "ok") throw new Error(`the test did not answer ${name}: ${done ? "stdin closed" : value}`);
+  if (done || !value.startsWith("ok")) throw new Error(`the test did not answer ${name}: ${done ? "stdin closed" : value}`);
+  return value.length > 2 ? JSON.parse(value.slice(3)) : null;
 }
 
 function check(condition, message) {
@@ -125,11 +127,27 @@ async function sealedAndObserve() {
     summary.screenshots.push(await shot(page, "sealed.png"));
     summary.steps.push("sealed");
 
-    await ask("reveal");  // the test jumps the chain's clock past the unlock time, reveals, and renders
+    // The test jumps the chain's clock past the unlock time, reveals, renders, and names a pixel of the disc.
+    const inside = await ask("reveal");
     await page.reload();
     await ready(page, sealedHash);
     const after = await sealState();
     check(after.state === "revealed", "after its reveal the layer shows as revealed");
+    // The probe on a pixel the revealed layer covers: blended over it, its birth unchanged.
+    await imagesLoaded(page, "#gen-image");
+    const box = await page.$eval("#gen-image", (img) => {
+      const r = img.getBoundingClientRect();
+      return { w: r.width, h: r.height, nw: img.naturalWidth, nh: img.naturalHeight };
+    });
+    await page.click("#gen-image", { position: { x: (inside.x + 0.5) * box.w / box.nw, y: (inside.y + 0.5) * box.h / box.nh } });
+    await page.waitForFunction(() => document.getElementById("probe-panel").dataset.state === "ready", null, { timeout: 30000 });
+    after.probe = await page.evaluate(() => ({
+      x: Number(document.getElementById("probe-panel").dataset.x),
+      y: Number(document.getElementById("probe-panel").dataset.y),
+      born: Number(document.getElementById("probe-panel").dataset.born),
+      blended: [...document.querySelectorAll("#probe-blended li")].map((li) => [Number(li.dataset.generation),
+        Number(li.dataset.alpha), li.textContent]),
+    }));
     summary.sealed = { before, after };
     summary.screenshots.push(await shot(page, "revealed.png"));
     summary.steps.push("revealed");

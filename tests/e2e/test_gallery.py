@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from eth_abi import encode as abi_encode
 from eth_account import Account
@@ -92,9 +93,10 @@ def gallery(canvas, ipfs_node, deployment):
     server.close()
 
 
-def _drive(options: dict, answers: dict[str, Callable[[], None]] | None = None, timeout: float = 300) -> dict:
+def _drive(options: dict, answers: dict[str, Callable[[], object]] | None = None, timeout: float = 300) -> dict:
     """Run gallery_driver.js; answer each {"ask": NAME} line it prints by calling answers[NAME]() and writing
-    "ok"; return its summary (the last line). The driver is killed on a timeout or a failed answer."""
+    "ok" and the JSON of what it returned; return the driver's summary (its last line). The driver is killed
+    on a timeout or a failed answer."""
     stderr = open(OUT / "driver-stderr.log", "w+")  # a file: a full stderr pipe would block the driver
     process = subprocess.Popen(["node", str(DRIVER), json.dumps(options)], cwd=PROJECT_ROOT, text=True,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
@@ -106,8 +108,7 @@ def _drive(options: dict, answers: dict[str, Callable[[], None]] | None = None, 
             lines.append(line)
             asked = json.loads(line).get("ask") if line.startswith('{"ask"') else None
             if asked is not None:
-                (answers or {})[asked]()
-                process.stdin.write("ok\n")
+                process.stdin.write(f"ok {json.dumps((answers or {})[asked]())}\n")
                 process.stdin.flush()
         process.wait(30)
     finally:
@@ -369,6 +370,8 @@ def test_the_gallery_shows_a_sealed_layer_before_and_after_its_reveal_and_observ
             commitment.to_0x_hex(), unlock_at, True, False, [])
         assert _json(gallery, f"/api/tokens/{observed_id}")["seal"] is None
 
+        inside = {}
+
         def reveal():
             with pytest.raises(transactions.TransactionFailed, match="StillSealed"):
                 transactions.transact(w3, SECOND, functions.reveal(sealed_id, LAYER_PROMPT, LAYER_SALT))
@@ -378,6 +381,15 @@ def test_the_gallery_shows_a_sealed_layer_before_and_after_its_reveal_and_observ
                 transactions.transact(w3, SECOND, functions.reveal(sealed_id, "a blue door", LAYER_SALT))
             transactions.transact(w3, SECOND, functions.reveal(sealed_id, LAYER_PROMPT, LAYER_SALT))
             daemon.run(until=committed(daemon, sealed_id, 1), poll_interval=0.1, timeout=90)
+            # The pixel the revealed layer covers most (its disc's centre, recomputed from the reveal's entropy).
+            event = next(e for e in canvas.events(deployment["block"], "latest", token_id=sealed_id)
+                         if e.generation == 1)
+            from renderer.sealed import reveal_weights
+
+            alpha = reveal_weights(bytes.fromhex(event.args["entropy"][2:]), 64, 64)
+            y, x = (int(v) for v in np.unravel_index(int(np.argmax(alpha)), alpha.shape))
+            inside.update(x=x, y=y, alpha=int(alpha[y, x]))
+            return inside
 
         def observed():
             daemon.run(until=committed(daemon, observed_id, 1), poll_interval=0.1, timeout=90)
@@ -400,6 +412,11 @@ def test_the_gallery_shows_a_sealed_layer_before_and_after_its_reveal_and_observ
     assert before["revealed"] == [] and before["generation"] == "0"
     assert after["status"] is None and len(after["revealed"]) == 1 and f"“{LAYER_PROMPT}”" in after["revealed"][0]
     assert (after["generation"], after["kind"], after["layer"]) == ("1", "reveal", f"“{LAYER_PROMPT}”")
+    # The probe at the disc's centre: the reveal is listed as blended over the pixel, at its alpha, with its
+    # layer prompt; the pixel's birth is still the mint's (a reveal carries the age layer over).
+    probe = after["probe"]
+    assert (probe["x"], probe["y"], probe["born"]) == (inside["x"], inside["y"], 0)
+    assert [(g, a) for g, a, _ in probe["blended"]] == [(1, inside["alpha"])] and LAYER_PROMPT in probe["blended"][0][2]
     seal = _json(gallery, f"/api/tokens/{sealed_id}")["seal"]
     assert seal["sealed"] is False and [(r["generation"], r["layer_prompt"]) for r in seal["reveals"]] == [
         (1, LAYER_PROMPT)]

@@ -170,13 +170,36 @@ def test_images_size_comes_from_the_png_when_no_layer_is_readable():
     assert (answer.width, answer.height, answer.born.generation) == (WIDTH, HEIGHT, 4)
 
 
+def _as_kind(history, generation, kind, args):
+    event = history.events[generation]
+    history.events[generation] = type(event)(**{**event.__dict__, "kind": kind, "args": args})
+
+
 @pytest.mark.parametrize("kind", ["reveal", "observation"])
 def test_kinds_that_carry_the_age_layer_paint_no_pixel_even_without_their_layer(kind):
+    pytest.importorskip("renderer.sealed", reason="renderer.sealed (the observer helper's reveal) has not landed")
     history, _ = _history(layer_generations={0, 1, 3, 4, 5})  # generation 2's layer is not on IPFS
-    event = history.events[2]
-    history.events[2] = type(event)(**{**event.__dict__, "kind": kind})
+    _as_kind(history, 2, kind, {"entropy": "0x" + "5e" * 32, "layer_prompt": "a red door", "observer": "0x" + "0b" * 20})
     answer = TokenAges(history).probe(*PIXEL, generation=5)
     assert [p.generation for p in answer.events] == [0, 1, 4] and answer.notes == []
+
+
+def test_a_revealed_layer_is_listed_as_blended_where_its_disc_covers_the_pixel():
+    sealed = pytest.importorskip("renderer.sealed", reason="renderer.sealed (the observer helper's reveal) has not landed")
+    history, _ = _history()
+    entropy = "0x" + "5e" * 32
+    _as_kind(history, 2, "reveal", {"entropy": entropy, "layer_prompt": "a red door"})
+    alpha = sealed.reveal_weights(bytes.fromhex(entropy[2:]), WIDTH, HEIGHT)
+    inside = np.unravel_index(int(np.argmax(alpha)), alpha.shape)
+    outside = np.argwhere(alpha == 0)
+    ages = TokenAges(history)
+    answer = ages.probe(int(inside[1]), int(inside[0]), generation=5)
+    (blend,) = answer.blended
+    assert (blend.generation, blend.kind, blend.alpha, blend.layer) == (2, "reveal", int(alpha.max()), "a red door")
+    assert "blended over it, its birth unchanged: generation 2 reveal" in answer.to_text()
+    assert ages.probe(int(inside[1]), int(inside[0]), generation=1).blended == []  # not revealed yet
+    if len(outside):
+        assert ages.probe(int(outside[0][1]), int(outside[0][0]), generation=5).blended == []
 
 
 def test_a_kind_with_no_known_mask_and_no_layer_is_reported_unknown():

@@ -340,6 +340,10 @@ function showProbe(panel, answer) {
         h("span", { class: "badge" }, `gen ${paint.generation}`), ` ${paint.kind || "?"} · block ${paint.block ?? "—"} · `,
         h("span", { class: "mono", title: paint.tx || "" }, short(paint.tx)),
         h("span", { class: "muted small" }, ` (${paint.source})`)))),
+    answer.blended.length ? h("ul", { id: "probe-blended", class: "probe-events" }, answer.blended.map((blend) =>
+      h("li", { "data-generation": blend.generation, "data-alpha": blend.alpha },
+        `Blended over it at generation ${blend.generation} (${blend.kind}, ${Math.round((blend.alpha / 256) * 100)} % `
+        + `of the layer${blend.layer ? ` “${blend.layer}”` : ""}); its birth is unchanged.`))) : null,
     h("p", { class: "muted small" }, `Born and repaints from the ${answer.source}.`),
     ...answer.notes.map((note) => h("p", { class: "notice error small" }, note)));
   Object.assign(panel.dataset, { state: "ready", x: answer.x, y: answer.y, generation: answer.generation,
