@@ -439,6 +439,16 @@ def test_the_gallery_shows_a_sealed_layer_before_and_after_its_reveal_and_observ
     signed = encode_typed_data(full_message=typed)
     assert Account.recover_message(signed, signature=bytes.fromhex(observe["signature"][2:])) == BROWSER_WALLET
     assert functions.observeDigest(observed_id, 0).call() == Web3.keccak(b"\x19\x01" + signed.header + signed.body)
+    # What the page asks the server for now: the typed data of the next observation (generation 1), whose
+    # digest is the canvas's own; a token with no owner cannot be observed.
+    request = _json(gallery, f"/api/tokens/{observed_id}/observe")
+    assert (request["owner"], request["generation"], request["typed_data"]["message"]) == (
+        BROWSER_WALLET, 1, {"tokenId": str(observed_id), "generation": 1})
+    next_signable = encode_typed_data(full_message={**typed, "message": {"tokenId": observed_id, "generation": 1}})
+    digest = Web3.keccak(b"\x19\x01" + next_signable.header + next_signable.body)
+    assert request["digest"] == "0x" + functions.observeDigest(observed_id, 1).call().hex() == digest.to_0x_hex()
+    status, _, body = _get(gallery, "/api/tokens/999/observe")
+    assert status == 404 and "token 999 has no owner" in json.loads(body)["error"]
     chain_event = next(e for e in canvas.events(deployment["block"], "latest", token_id=observed_id)
                        if e.generation == 1)
     assert (chain_event.kind, chain_event.args["observer"], chain_event.tx_hash) == (
