@@ -31,6 +31,7 @@ from ..cid import file_cid
 from ..errors import IpfsUnavailable
 from ..history import chain_history_rows
 from ..memory import age_png
+from ..observer import observe_typed_data
 from ..probe import OutsideImage, ProbeCache, ProbeError, TokenAges
 from ..provenance import load_history
 from ..verify import Verifier
@@ -45,12 +46,6 @@ MAX_PER_PAGE = 200
 MAX_TOKEN_ID = 2**256 - 1
 #: The largest pixel coordinate a URL may name before the image's own size is known.
 MAX_COORDINATE = 2**32 - 1
-#: The observer protocol's EIP-712 type (ISSUE13 interface): what the holder's wallet signs.
-OBSERVE_TYPES = {
-    "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
-    "Observe": [{"name": "tokenId", "type": "uint256"}, {"name": "generation", "type": "uint64"}],
-}
 NO_OBSERVE = "this canvas has no observe(): it was deployed before the observer protocol"
 
 
@@ -334,11 +329,11 @@ class Gallery:
             generation = functions.generationOf(token_id).call()
             digest = functions.observeDigest(token_id, generation).call() if self._has("observeDigest") else None
             domain = self._eip712_domain()
+        typed = observe_typed_data(domain["chainId"], domain["verifyingContract"], token_id, generation)
+        typed["domain"] = domain  # the canvas's own, as it checks signatures
+        typed["message"]["tokenId"] = str(token_id)  # uint256 as a decimal string: JSON numbers stop at 2**53
         return {"token_id": token_id, "owner": owner, "generation": generation,
-                "digest": "0x" + bytes(digest).hex() if digest is not None else None,
-                "typed_data": {"types": OBSERVE_TYPES, "primaryType": "Observe", "domain": domain,
-                               # uint256 as a decimal string: JSON numbers lose precision past 2**53
-                               "message": {"tokenId": str(token_id), "generation": generation}}}
+                "digest": "0x" + bytes(digest).hex() if digest is not None else None, "typed_data": typed}
 
     def _eip712_domain(self) -> dict:
         """The canvas's EIP-712 domain: read from eip712Domain() (ERC-5267) when it has one, else the
