@@ -4,9 +4,10 @@ Runs the brownie scripts one after the other, each in a child process whose outp
 streams to this terminal:
 
     scripts/gas.py       mint, transfers beside OpenZeppelin's transferFrom, commit, a 10-token commitBatch
-    scripts/gas_amm.py   ColourPools buy and sell beside a Uniswap v2 pair.swap; its last line
-                         is `buy/uniswap-v2-swap gas ratio: R`
+    scripts/gas_observer.py observe, seal, reveal, setContractURI
     scripts/gas_phoenix.py  thermal oracle posts; the Last Frame auction's open, commit, reveal, settle
+    scripts/gas_amm.py   ColourPools buy and sell beside a Uniswap v2 pair.swap; its last line,
+                         the bench's last, is `buy/uniswap-v2-swap gas ratio: R`
 
 Each child loads the script from its file (any folder works, unlike `brownie run`) with brownie's `development` network
 moved to a free port, where brownie launches a throwaway Anvil. Plain `brownie run` would
@@ -27,7 +28,8 @@ from pathlib import Path
 from .errors import ChaosError
 from .nodes import PROJECT_ROOT, free_port, node_modules
 
-SCRIPTS = ("scripts/gas.py", "scripts/gas_amm.py", "scripts/gas_phoenix.py")
+# The pools' script last: its ratio is the bench's closing line.
+SCRIPTS = ("scripts/gas.py", "scripts/gas_observer.py", "scripts/gas_phoenix.py", "scripts/gas_amm.py")
 
 
 def _environment() -> dict[str, str]:
