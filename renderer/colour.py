@@ -132,8 +132,11 @@ def channel_split(image: np.ndarray, crashed_hues: int) -> np.ndarray:
     return out
 
 
-def read_colour_inputs(pools_contract, token_id: int, block: int) -> ColourInputs:
-    """The token's weights and every pool's state at `block`, from a web3 ColourPools contract."""
+def read_colour_inputs(pools_contract, token_id: int, block: int, states: list | None = None) -> ColourInputs:
+    """The token's weights and every pool's state at `block`, from a web3 ColourPools contract.
+    `states`: the pools' state at `block` when the caller already read it (it is the same for
+    every event of a block)."""
     weights = pools_contract.functions.effectiveWeights(token_id).call(block_identifier=block)
-    states = read_pool_state(pools_contract, block_identifier=block)
+    if states is None:
+        states = read_pool_state(pools_contract, block_identifier=block)
     return ColourInputs(pools_contract.address, block, tuple(int(w) for w in weights), tuple(states))

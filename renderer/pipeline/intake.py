@@ -15,6 +15,7 @@ from ..colour import read_colour_inputs
 from ..congestion import DEFAULT_THRESHOLD_WEI, Congestion, read_base_fee
 from ..errors import SetupError
 from ..failpoints import failpoint
+from ..pools import read_pool_state
 from ..store import JobStore
 from .reader import ChainReader
 
@@ -39,8 +40,10 @@ class Intake:
         self.rewind_if_reorged()
         created = 0
         for chunk in self.reader.ranges(self.store):
-            base_fees: dict[int, int] = {}  # one header read per block, however many events it holds
-            events = [self._with_congestion(self._with_colour(event), base_fees)
+            # One header read and one pools-state read per block, however many events it holds.
+            base_fees: dict[int, int] = {}
+            pool_states: dict[int, list] = {}
+            events = [self._with_congestion(self._with_colour(event, pool_states), base_fees)
                       for event in self.canvas.decode_events(chunk.logs)]
             created += self.store.ingest(events, chunk.end, chunk.end_hash)
             failpoint("after-read")
@@ -58,13 +61,17 @@ class Intake:
                     ancestor, len(dropped), ", ".join(f"{j.token_id}/{j.generation}" for j in dropped),
                     extra={"event": "reorg", "ancestor": ancestor})
 
-    def _with_colour(self, event: CanvasEvent) -> CanvasEvent:
+    def _with_colour(self, event: CanvasEvent, pool_states: dict[int, list]) -> CanvasEvent:
         """The event with what the pools said at its block: read now, while that state is recent
-        (a node that is not an archive forgets old state), and kept with the job."""
+        (a node that is not an archive forgets old state), and kept with the job. The pools' state
+        is read once per block (`pool_states`); the token's own pigment once per event."""
         if self.pools is None:
             return event
         try:
-            inputs = read_colour_inputs(self.pools, event.token_id, event.block_number)
+            block = event.block_number
+            if block not in pool_states:
+                pool_states[block] = read_pool_state(self.pools, block_identifier=block)
+            inputs = read_colour_inputs(self.pools, event.token_id, block, states=pool_states[block])
         except self.rpc_outages:
             raise
         except Exception as exc:  # e.g. "missing trie node": the node pruned that block's state

@@ -122,15 +122,19 @@ def test_a_forged_congestion_record_or_animation_is_caught_by_name(canvas, setti
     daemon.close()
 
 
-def test_the_base_fee_is_read_once_per_block_however_many_mutations_it_holds(canvas, settings, monkeypatch):
+def test_the_base_fee_and_pool_state_are_read_once_per_block_however_many_events_it_holds(canvas, settings, monkeypatch):
     import renderer.pipeline.intake as intake
 
     tokens = [wallet.mint(canvas, COLLECTOR, f"one block, two mutations {i}")[0] for i in range(2)]
     daemon = open_daemon(settings, RENDERER)
     daemon.run(until=lambda: all(committed(daemon, t, 0)() for t in tokens), poll_interval=0.1, timeout=60)
-    reads = []
+    reads, state_reads = [], []
     real = intake.read_base_fee
     monkeypatch.setattr(intake, "read_base_fee", lambda w3, block: reads.append(block) or real(w3, block))
+    real_state = intake.read_pool_state
+    monkeypatch.setattr(intake, "read_pool_state",
+                        lambda pools, block_identifier: state_reads.append(block_identifier)
+                        or real_state(pools, block_identifier=block_identifier))
 
     w3 = canvas.w3
     _base_fee_next(canvas, 120 * GWEI)
@@ -151,5 +155,6 @@ def test_the_base_fee_is_read_once_per_block_however_many_mutations_it_holds(can
     jobs = [daemon.store.job(t, 1) for t in tokens]
     assert jobs[0].event.block_number == jobs[1].event.block_number
     assert reads == [jobs[0].event.block_number]  # one header read for the block's two mutations
+    assert daemon.pools is not None and state_reads == reads  # and one read of the pools' state
     assert jobs[0].event.congestion == jobs[1].event.congestion and jobs[0].event.congestion["strength"] > 0
     daemon.close()
