@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from eth_abi import encode
@@ -22,15 +21,13 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from . import transactions
+from .abi import load_abi
+from .chain import attach_contract
 from .errors import ChaosError
 
 
 class AuctionInputError(ChaosError):
     """An auction action the contract would refuse; says what to do instead."""
-
-
-def _abi(name: str) -> list[dict]:
-    return json.loads(resources.files("renderer.abi").joinpath(f"{name}.json").read_text())
 
 
 def open_auction(w3: Web3, address: str | None):
@@ -39,17 +36,12 @@ def open_auction(w3: Web3, address: str | None):
     if not address:
         raise ChaosError("no auction address: give --auction ADDRESS or set CHAOS_AUCTION "
                          "(`chaos deploy` records it as \"auction\")")
-    if not Web3.is_address(address):
-        raise ChaosError(f"--auction {address!r} is not an address")
-    address = Web3.to_checksum_address(address)
-    if not w3.eth.get_code(address):
-        raise ChaosError(f"no contract at {address}: is --auction the LastFrameAuction of this chain?")
-    return w3.eth.contract(address=address, abi=_abi("LastFrameAuction"))
+    return attach_contract(w3, address, "LastFrameAuction", "--auction")
 
 
 def frames_of(auction):
     """The LastFrame token contract the auction mints."""
-    return auction.w3.eth.contract(address=auction.functions.frames().call(), abi=_abi("LastFrame"))
+    return auction.w3.eth.contract(address=auction.functions.frames().call(), abi=load_abi("LastFrame"))
 
 
 def commitment(bid_wei: int, salt: bytes, bidder: str) -> bytes:

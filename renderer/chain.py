@@ -9,18 +9,29 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from importlib import resources
 
 from eth_abi import decode as abi_decode
 from web3 import Web3
 from web3.exceptions import BlockNotFound, ContractLogicError
 
 from .chainlogs import DEFAULT_LOG_RANGE, read_logs, topic_of_uint
-from .errors import ChainUnavailable, SetupError
+from .abi import load_abi
+from .errors import ChainUnavailable, ChaosError, SetupError
 
 
 def canvas_abi() -> list[dict]:
-    return json.loads(resources.files("renderer.abi").joinpath("ChaosCanvas.json").read_text())
+    return load_abi("ChaosCanvas")
+
+
+def attach_contract(w3: Web3, address: str, name: str, option: str):
+    """The web3 contract `name` (an ABI in renderer/abi) at `address`, given by the user as `option`:
+    a clear error for a value that is not an address, or an address without code on this chain."""
+    if not Web3.is_address(address):
+        raise ChaosError(f"{option} {address!r} is not an address")
+    address = Web3.to_checksum_address(address)
+    if not w3.eth.get_code(address):
+        raise ChaosError(f"no contract at {address}: is {option} the {name} of this chain?")
+    return w3.eth.contract(address=address, abi=load_abi(name))
 
 
 def connect(rpc_url: str, timeout: float = 20.0, expected_chain_id: int | None = None) -> Web3:

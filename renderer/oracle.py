@@ -30,13 +30,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 
 from . import transactions
+from .abi import load_abi
+from .chain import attach_contract
 from .errors import ChaosError
 from .telemetry import Reading
 
@@ -58,7 +59,7 @@ MIN_LEAD_S = 60
 
 
 def oracle_abi() -> list[dict]:
-    return json.loads(resources.files("renderer.abi").joinpath("ThermalOracle.json").read_text())
+    return load_abi("ThermalOracle")
 
 
 @dataclass(frozen=True)
@@ -205,12 +206,7 @@ def open_oracle(w3: Web3, address: str | None):
     if not address:
         raise ChaosError("no thermal oracle address: give --oracle ADDRESS or set CHAOS_ORACLE "
                          "(`chaos deploy` records it as \"oracle\")")
-    if not Web3.is_address(address):
-        raise ChaosError(f"--oracle {address!r} is not an address")
-    address = Web3.to_checksum_address(address)
-    if not w3.eth.get_code(address):
-        raise ChaosError(f"no contract at {address}: is --oracle the ThermalOracle of this chain?")
-    return w3.eth.contract(address=address, abi=oracle_abi())
+    return attach_contract(w3, address, "ThermalOracle", "--oracle")
 
 
 def read_on_chain(oracle) -> OnChain:

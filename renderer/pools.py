@@ -13,13 +13,12 @@ whole pigment; the rebase index in units of 1 / INDEX_ONE (INDEX_ONE = no rebase
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from importlib import resources
 
 from web3 import Web3
 
+from .abi import load_abi
 from .errors import SetupError
 
 WAD = 10**18
@@ -29,7 +28,7 @@ POOLS_ROLE = Web3.keccak(text="POOLS_ROLE")
 
 
 def pools_abi() -> list[dict]:
-    return json.loads(resources.files("renderer.abi").joinpath("ColourPools.json").read_text())
+    return load_abi("ColourPools")
 
 
 @dataclass(frozen=True)
