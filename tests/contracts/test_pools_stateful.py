@@ -17,11 +17,13 @@ of the mix: the revert must name an error whose reported values justify it.
 
 Small pools (3 hues, 1 ether of virtual ETH, buys up to 5 ether), and every token starts with
 pigment of every hue (hue 0 just under its crash floor, hue 1 near overuse), so that sells,
-overuse, crashes and rebases happen within a few steps. Derandomized and kept to ~35 s on
+overuse, crashes and rebases happen within a few steps; the test counts the invariant checks and
+the events over all runs and fails if the runs stayed short or never reached one of them. Derandomized and kept to ~35 s on
 2 cores; set DERANDOMIZE = False or raise MAX_EXAMPLES to search further.
 """
 
 import re
+from collections import Counter
 
 import brownie
 from brownie import chain
@@ -33,6 +35,9 @@ HUES = 3
 DAY = 86_400
 DERANDOMIZE = True  # the same sequences on every run (stable time); False to explore afresh
 SEED = (135 * 10**16, 3 * 10**17, 10**17)  # wei of each hue bought for every token before the runs
+#: What the runs did, over all examples (invariant checks, and each kind of pools event): the test fails
+#: if the runs stayed short or a kind of event never happened, so the invariants were really exercised.
+SEEN = Counter()
 
 
 class PoolsMachine:
@@ -43,6 +48,9 @@ class PoolsMachine:
     st_bps = strategy("uint16", max_value=12_000)  # share of the holding to sell; > 10 000 sells too much
     st_account = strategy("uint8", max_value=1)
     st_seconds = strategy("uint32", max_value=3 * DAY)
+    # Past the one-hour TWAP window but inside a rebase period: a long sleep lets a due rebase lift the
+    # reserve back over the floor first, so crashes show only after shorter ones.
+    st_short = strategy("uint16", min_value=3_600, max_value=4 * 3_600)
     st_bool = strategy("bool")
 
     def __init__(cls, canvas, pools, receiver, admin, alice, bob, h):
@@ -75,6 +83,7 @@ class PoolsMachine:
         """Keep the shares ledger; crash events must alternate per hue, from the tracked state."""
         one = self.h.INDEX_ONE
         for event in tx.events:
+            SEEN[event.name] += 1
             if event.name == "Rebased":
                 assert event["index"] < self.index[event["hue"]]
                 self.index[event["hue"]] = event["index"]
@@ -179,6 +188,9 @@ class PoolsMachine:
         chain.sleep(seconds)
         chain.mine()
 
+    def rule_sleep_short(self, seconds="st_short"):
+        self.rule_sleep(seconds)
+
     def rule_withdraw(self, fees="st_bool"):
         if fees:
             self.pools.withdrawFees(self.admin, {"from": self.admin})
@@ -196,6 +208,7 @@ class PoolsMachine:
     # -------------------------------------------------------- invariants
 
     def invariant(self):
+        SEEN["invariant checks"] += 1
         states = self.pools.poolState()
         assert len(states) == HUES
         weights = [self.pools.effectiveWeights(t) for t in self.tokens]
@@ -228,3 +241,9 @@ def test_pools_stateful(state_machine, canvas, admin, alice, bob, PoolsTestRecei
                   settings={"max_examples": MAX_EXAMPLES, "stateful_step_count": STEPS, "deadline": None,
                             "derandomize": DERANDOMIZE})
 
+    print(f"pools state machine: {dict(SEEN)}")
+    # The runs must be long enough to reach overuse, crashes and rebases (hypothesis may end a run
+    # early; a machine that stops after a step or two checks almost nothing).
+    assert SEEN["invariant checks"] >= MAX_EXAMPLES * STEPS // 2, dict(SEEN)
+    for kind in ("Bought", "Sold", "Rebased", "FlashCrash", "Recovered", "Credited"):
+        assert SEEN[kind] > 0, f"no {kind} in any run: {dict(SEEN)}"
