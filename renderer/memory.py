@@ -62,6 +62,8 @@ FORMAT = "chaos-age/1"
 MAGIC = b"CHAOSAGE"
 VERSION = 1
 _HEADER = struct.Struct(">8sHIIQ")
+#: Bytes before the zlib body.
+HEADER_BYTES = _HEADER.size
 
 KEEP_MAX = 160
 KEEP_PER_AGE = 8

@@ -42,12 +42,13 @@ from .mask import apply_mask, changed_pixel_fraction, mask_digest, mutation_mask
 from .memory import FORMAT as AGE_FORMAT
 from .memory import AgeLayer, blend
 from .metadata import build_metadata, encode_metadata
+from . import decoded
 from . import observer as observer_protocol
 from . import sealed
 from .painter import paint, paint_for
 from .palette import base_palette, to_hex
 from .phoenix import Degradation, PhoenixPolicy, is_out_of_memory
-from .png import decode_png, encode_png
+from .png import encode_png
 from .telemetry import ABSENT, Reading
 
 log = logging.getLogger("chaos.phoenix")
@@ -172,7 +173,7 @@ def _prepare(event: CanvasEvent, origin: Origin, parent: Parent | None, backend:
         return draft
     if parent is None:
         raise ValueError(f"generation {event.generation} of token {event.token_id} needs its parent generation")
-    draft.previous = decode_png(parent.image_png)
+    draft.previous = decoded.pixels(parent.image_png)  # read-only: shared with later renders
     draft.parent_layer = _parent_layer(parent, draft.previous, event)
     draft.parent_layer_cid = file_cid(parent.age_layer) if parent.age_layer is not None else None
     if event.kind in ("recolour", "observation"):
@@ -256,10 +257,12 @@ def _finish(draft: _Draft, picture: np.ndarray | None, *, chain_id: int, canvas:
             digest, mask_pixels = mask_digest(draft.mask), len(draft.mask)
         fraction = changed_pixel_fraction(previous, image)
     image_png = encode_png(np.ascontiguousarray(image))
+    decoded.remember_pixels(image_png, image)  # the next generation's parent, most likely in this process
     image_cid = file_cid(image_png)
     animation = next_animation(image_png, parent.animation if parent else None, parent.image_png if parent else None)
     animation_cid = file_cid(animation)
     age_layer = layer.encode()
+    decoded.remember_layer(age_layer, layer)
     age_layer_cid = file_cid(age_layer)
     phoenix = {**degrade.to_provenance(), "requested_size": draft.size} if degrade else None
     document = build_metadata(
@@ -290,7 +293,7 @@ def _parent_layer(parent: Parent, previous: np.ndarray, event: CanvasEvent) -> A
     height, width, _ = previous.shape
     if parent.age_layer is None:
         return AgeLayer.fresh(width, height, event.generation - 1)
-    layer = AgeLayer.decode(parent.age_layer)
+    layer = decoded.layer(parent.age_layer)
     if layer.shape != (height, width):
         raise ValueError(f"the parent's age layer is {layer.shape[1]}x{layer.shape[0]}, "
                          f"its image {width}x{height}: they are not of the same generation")

@@ -86,3 +86,70 @@ def test_the_gallery_url_and_congestion_threshold_settings_are_checked_from_the_
         PipelineOptions.from_settings(from_environment({"CHAOS_GALLERY_URL": "gallery.example"}))
     with pytest.raises(SetupError, match="positive number of wei"):
         PipelineOptions.from_settings(from_environment({"CHAOS_CONGESTION_THRESHOLD_WEI": "0"}))
+
+
+# ------------------------------------------------- chunks copied from the parent, not rebuilt
+
+from renderer.animation import _chunk, animation_parts, encode_animation, still_parts  # noqa: E402
+
+
+def _rebuilt(image_png, parent_animation=None, parent_png=None):
+    """The animation as encode_animation builds it from the frames' streams: what next_animation,
+    which copies the parent's chunks where it can, must give byte for byte."""
+    header, data = still_parts(image_png)
+    frames, parent_header = [], header
+    if parent_animation is not None:
+        parent_header, frames = animation_parts(parent_animation)
+    elif parent_png is not None:
+        parent_header, frames = still_parts(parent_png)[0], [still_parts(parent_png)[1]]
+    if parent_header != header:
+        frames = []
+    return encode_animation(header, [*frames, data][-FRAMES:])
+
+
+def _split_chunks(apng: bytes, kinds=(b"IDAT", b"fdAT")) -> bytes:
+    """The same picture with every data chunk cut in two (as other PNG writers do): nothing to copy whole."""
+    out, offset = [apng[:8]], 8
+    while offset < len(apng):
+        length = int.from_bytes(apng[offset:offset + 4], "big")
+        kind, payload = apng[offset + 4:offset + 8], apng[offset + 8:offset + 8 + length]
+        if kind in kinds and length > 8:
+            head = payload[:4] if kind == b"fdAT" else b""
+            body = payload[len(head):]
+            middle = len(body) // 2
+            out += [_chunk(kind, head + body[:middle]), _chunk(kind, head + body[middle:])]
+        else:
+            out.append(apng[offset:offset + 12 + length])
+        offset += 12 + length
+    return b"".join(out)
+
+
+def test_copying_the_parents_chunks_gives_the_bytes_of_a_full_rebuild():
+    history = _generations(FRAMES + 3, size=40)
+    for parent, child in zip(history, history[1:]):  # growing to FRAMES frames, then dropping the oldest
+        assert next_animation(child.image_png, parent.animation) == _rebuilt(child.image_png, parent.animation)
+        split = _split_chunks(parent.animation)
+        assert next_animation(child.image_png, split) == _rebuilt(child.image_png, split)
+        assert next_animation(child.image_png, split) == next_animation(child.image_png, parent.animation)
+    first, second = history[0], history[1]
+    assert next_animation(first.image_png) == _rebuilt(first.image_png) == first.animation
+    assert next_animation(second.image_png, None, first.image_png) == _rebuilt(second.image_png, None, first.image_png)
+    split_png = _split_chunks(first.image_png)
+    assert next_animation(split_png) == next_animation(first.image_png)
+    assert next_animation(second.image_png, None, split_png) == _rebuilt(second.image_png, None, first.image_png)
+    other_size = _generations(1, size=24)[0]
+    assert next_animation(other_size.image_png, history[5].animation) == other_size.animation
+
+
+def test_a_damaged_parent_animation_is_refused():
+    import pytest
+
+    history = _generations(3, size=24)
+    damaged = bytearray(history[2].animation)
+    damaged[len(damaged) // 2] ^= 0xFF
+    with pytest.raises(ValueError, match="damaged"):
+        next_animation(history[2].image_png, bytes(damaged))
+    with pytest.raises(ValueError, match="IEND"):
+        next_animation(history[2].image_png, history[2].animation[:-12])
+    with pytest.raises(ValueError, match="signature"):
+        next_animation(history[2].image_png, b"GIF89a" + history[2].animation[6:])
