@@ -45,11 +45,13 @@ def render_task(task: RenderTask, backend, *, telemetry, policy: PhoenixPolicy) 
 
 
 def pin_checked(pinner, files: list[tuple[str, bytes, str]]) -> None:
-    """Pin (label, bytes, expected CID) in order, checking each CID the node reports against ours."""
-    for label, data, expected in files:
-        pinned = pinner.pin(data)
-        if pinned != expected:
-            raise CidMismatch(f"{label} pinned as {pinned}, not the {expected} computed when it was rendered")
+    """Pin a job's (label, bytes, expected CID) files together, in order (one request per endpoint: see
+    `renderer.ipfs`); every CID a node reports is checked against the bytes', and those against the one
+    computed when the job was rendered. Raises, and the job stays unpinned, unless all of them match."""
+    pinned = pinner.pin_many([data for _, data, _ in files])
+    for (label, _, expected), cid in zip(files, pinned):
+        if cid != expected:
+            raise CidMismatch(f"{label} pinned as {cid}, not the {expected} computed when it was rendered")
 
 
 def rendered_files(rendered: Rendered) -> list[tuple[str, bytes, str]]:
