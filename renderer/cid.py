@@ -120,7 +120,8 @@ def file_cid(data: bytes) -> str:
     """The CIDv1 (base32) that `ipfs add --cid-version=1 --raw-leaves` gives `data`."""
     if len(data) <= CHUNK_SIZE:
         return cid_to_str(cid_bytes(RAW, data))
-    level = [_leaf(data[i:i + CHUNK_SIZE]) for i in range(0, len(data), CHUNK_SIZE)]
+    view = memoryview(data)  # leaves hashed where they lie, not copied out first
+    level = [_leaf(view[i:i + CHUNK_SIZE]) for i in range(0, len(data), CHUNK_SIZE)]
     while len(level) > 1:
         level = [_parent(level[i:i + MAX_LINKS]) for i in range(0, len(level), MAX_LINKS)]
     return cid_to_str(level[0].cid)

@@ -135,7 +135,11 @@ class AgeLayer:
 
 
 def _compress(born: np.ndarray, count: np.ndarray) -> bytes:
-    return deflate(np.concatenate([born.reshape(-1), count.reshape(-1)]).astype(">u4").tobytes())
+    # Cast straight into one big-endian buffer and deflate it in place: no int64 concatenation, no copy to bytes.
+    pixels = born.size
+    values = np.empty(2 * pixels, dtype=">u4")
+    values[:pixels], values[pixels:] = born.reshape(-1), count.reshape(-1)
+    return deflate(values)
 
 
 @lru_cache(maxsize=8)

@@ -30,8 +30,9 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def deflate(data: bytes) -> bytes:
-    """A zlib stream of `data` with run-length matches only (Z_RLE: the level does not change it)."""
+def deflate(data) -> bytes:
+    """A zlib stream of `data` (bytes, or a contiguous array: its memory as it lies) with run-length
+    matches only (Z_RLE: the level does not change it)."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
     return compressor.compress(data) + compressor.flush()
 
@@ -48,7 +49,7 @@ def encode_png(image: np.ndarray) -> bytes:
     np.subtract(rows[:, 3:], rows[:, :-3], out=filtered[:, 4:])  # uint8: wraps modulo 256, as Sub wants
     header = _IHDR.pack(width, height, *_RGB8)
     return (_SIGNATURE + _chunk(b"IHDR", header)
-            + _chunk(b"IDAT", deflate(filtered.tobytes())) + _chunk(b"IEND", b""))
+            + _chunk(b"IDAT", deflate(filtered)) + _chunk(b"IEND", b""))
 
 
 def _decode_own(data: bytes) -> np.ndarray | None:
