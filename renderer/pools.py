@@ -65,7 +65,11 @@ class HueState:
 
 def read_pool_state(contract, block_identifier="latest") -> list[HueState]:
     """Every hue's state, in hue order, from a web3 ColourPools contract (see `pools_abi`)."""
-    rows = contract.functions.poolState().call(block_identifier=block_identifier)
+    return hue_states(contract.functions.poolState().call(block_identifier=block_identifier))
+
+
+def hue_states(rows) -> list[HueState]:
+    """HueStates of `poolState()`'s rows, however they were decoded (web3's call or a raw batch)."""
     count = len(rows)
     return [HueState(hue, count, int(row[0]), int(row[1]), int(row[2]), bool(row[3]), int(row[4]), int(row[5]),
                      spot_price=int(row[7]), tw_pigment_reserve=int(row[6]))

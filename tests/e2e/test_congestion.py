@@ -122,29 +122,39 @@ def test_a_forged_congestion_record_or_animation_is_caught_by_name(canvas, setti
     daemon.close()
 
 
-def test_the_base_fee_and_pool_state_are_read_once_per_block_however_many_events_it_holds(canvas, settings, monkeypatch):
-    import renderer.pipeline.intake as intake
+def test_a_block_of_several_events_is_read_in_one_batch_with_the_per_call_readers_inputs(canvas, settings,
+                                                                                          monkeypatch):
+    """A pigment buy for one token and transfers of two others, mined in one block (a token draws one
+    generation a block): the read stage asks for the block's header and pool state once and each
+    token's pigment once, all in one JSON-RPC batch, and keeps exactly what the per-call readers
+    (the verifier's) say at that block."""
+    from renderer.colour import read_colour_inputs
+    from renderer.congestion import read_base_fee
+    from renderer.rpcbatch import ContractCall
 
-    tokens = [wallet.mint(canvas, COLLECTOR, f"one block, two mutations {i}")[0] for i in range(2)]
+    tokens = [wallet.mint(canvas, COLLECTOR, f"one block, three events {i}")[0] for i in range(3)]
     daemon = open_daemon(settings, RENDERER)
     daemon.run(until=lambda: all(committed(daemon, t, 0)() for t in tokens), poll_interval=0.1, timeout=60)
-    reads, state_reads = [], []
-    real = intake.read_base_fee
-    monkeypatch.setattr(intake, "read_base_fee", lambda w3, block: reads.append(block) or real(w3, block))
-    real_state = intake.read_pool_state
-    monkeypatch.setattr(intake, "read_pool_state",
-                        lambda pools, block_identifier: state_reads.append(block_identifier)
-                        or real_state(pools, block_identifier=block_identifier))
+    provider = daemon.canvas.w3.provider
+    batches = []
+    real_batch = provider.make_batch_request
+    monkeypatch.setattr(provider, "make_batch_request", lambda requests: batches.append(list(requests))
+                        or real_batch(requests))
 
-    w3 = canvas.w3
+    w3, pools = canvas.w3, daemon.pools
+    assert pools is not None
     _base_fee_next(canvas, 120 * GWEI)
     rpc(w3, "evm_setAutomine", False)
     try:
         nonce = w3.eth.get_transaction_count(COLLECTOR.address)
-        for offset, token_id in enumerate(tokens):  # both transfers wait in the pool for one block
-            tx = canvas.contract.functions.transferFrom(COLLECTOR.address, SECOND.address, token_id).build_transaction(
-                {"from": COLLECTOR.address, "nonce": nonce + offset, "gas": 300_000, "chainId": w3.eth.chain_id,
-                 "maxFeePerGas": 1000 * GWEI, "maxPriorityFeePerGas": GWEI})
+        fees = {"from": COLLECTOR.address, "gas": 400_000, "chainId": w3.eth.chain_id,
+                "maxFeePerGas": 1000 * GWEI, "maxPriorityFeePerGas": GWEI}
+        buy = pools.functions.buy(tokens[0], 1, 0, 2**40).build_transaction(
+            {**fees, "nonce": nonce, "value": 5 * pools.functions.minTrade().call()})
+        transfers = [canvas.contract.functions.transferFrom(COLLECTOR.address, SECOND.address, token_id)
+                     .build_transaction({**fees, "nonce": nonce + 1 + offset})
+                     for offset, token_id in enumerate(tokens[1:])]
+        for tx in (buy, *transfers):  # all wait in the pool for one block
             w3.eth.send_raw_transaction(COLLECTOR.sign_transaction(tx).raw_transaction)
         rpc(w3, "evm_mine")
     finally:
@@ -153,8 +163,27 @@ def test_the_base_fee_and_pool_state_are_read_once_per_block_however_many_events
     daemon.run(until=lambda: all(committed(daemon, t, 1)() for t in tokens), poll_interval=0.1, timeout=60)
 
     jobs = [daemon.store.job(t, 1) for t in tokens]
-    assert jobs[0].event.block_number == jobs[1].event.block_number
-    assert reads == [jobs[0].event.block_number]  # one header read for the block's two mutations
-    assert daemon.pools is not None and state_reads == reads  # and one read of the pools' state
-    assert jobs[0].event.congestion == jobs[1].event.congestion and jobs[0].event.congestion["strength"] > 0
+    block = jobs[0].event.block_number
+    assert [j.event.kind for j in jobs] == ["recolour", "mutation", "mutation"]
+    assert {j.event.block_number for j in jobs} == {block}
+    for job in jobs:  # exactly what the per-call readers say at that block
+        assert job.event.colour == read_colour_inputs(pools, job.token_id, block).to_provenance()
+    for job in jobs[1:]:
+        assert int(job.event.congestion["base_fee_wei"]) == read_base_fee(w3, block) > 0
+        assert job.event.congestion["strength"] > 0
+    # The pools' state is the block's for every event; the buy's pigment is its token's only.
+    assert len({json.dumps(job.event.colour["pool_state"]) for job in jobs}) == 1
+    assert any(int(w) > 0 for w in jobs[0].event.colour["weights"])
+    assert not any(int(w) > 0 for job in jobs[1:] for w in job.event.colour["weights"])
+
+    # One batch held everything the block's events needed, each thing once.
+    at_block = [b for b in batches if any(m == "eth_call" and p[1] == hex(block) for m, p in b)]
+    assert len(at_block) == 1
+    (requests,) = at_block
+    pool_state, weights = ContractCall(pools, "poolState"), ContractCall(pools, "effectiveWeights")
+    assert [p for m, p in requests if m == "eth_getBlockByNumber"] == [[hex(block), False]]
+    calls = [p for m, p in requests if m == "eth_call"]
+    assert all(p[1] == hex(block) for p in calls)
+    expected = [pool_state.request(block=block), *(weights.request(t, block=block) for t in tokens)]
+    assert sorted(p[0]["data"] for p in calls) == sorted(p[0]["data"] for _, p in expected)
     daemon.close()
