@@ -11,22 +11,34 @@ import struct
 
 import numpy as np
 
+_COUNTER = struct.Struct(">I")
+
 try:  # safe-pysha3 (pinned in requirements.lock): a C call per block, ~10x eth_hash's wrapper
     from sha3 import keccak_256 as _keccak_256
 
     def keccak(data: bytes) -> bytes:
         return _keccak_256(data).digest()
+
+    def _blocks(key: bytes, count: int) -> list[bytes]:
+        # The key absorbed once; each block finishes a copy of that state with its counter
+        # (a fifth less time than hashing key || counter afresh: a mutation draws ~600 blocks).
+        absorbed = _keccak_256(key)
+        out = []
+        for i in range(count):
+            block = absorbed.copy()
+            block.update(_COUNTER.pack(i))
+            out.append(block.digest())
+        return out
 except ImportError:  # pragma: no cover - the same digest, only slower
     from eth_hash.auto import keccak
 
-_COUNTER = struct.Struct(">I")
+    def _blocks(key: bytes, count: int) -> list[bytes]:
+        return [keccak(key + _COUNTER.pack(i)) for i in range(count)]
 
 
 def keccak_stream(key: bytes, count: int) -> np.ndarray:
     """The first `count` big-endian uint32 words of keccak256(key || be32(i)), i = 0, 1, ..."""
-    blocks = (count + 7) // 8
-    key = bytes(key)
-    raw = b"".join([keccak(key + _COUNTER.pack(i)) for i in range(blocks)])
+    raw = b"".join(_blocks(bytes(key), (count + 7) // 8))
     return np.frombuffer(raw, dtype=">u4")[:count].astype(np.uint32)
 
 
