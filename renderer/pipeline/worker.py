@@ -54,6 +54,26 @@ def pin_checked(pinner, files: list[tuple[str, bytes, str]]) -> None:
             raise CidMismatch(f"{label} pinned as {cid}, not the {expected} computed when it was rendered")
 
 
+def pin_jobs(pinner, jobs: list[list[tuple[str, bytes, str]]]) -> list[CidMismatch | None]:
+    """Pin several jobs' files in one request per endpoint (the node's cost per request is worth sharing);
+    per job, None or the CidMismatch that refuses it. A mismatch is rare (a file changed on disk, a broken
+    node), so only then are the jobs pinned again one by one, to tell which one it was."""
+    try:
+        pin_checked(pinner, [file for files in jobs for file in files])
+        return [None] * len(jobs)
+    except CidMismatch as exc:
+        if len(jobs) == 1:
+            return [exc]
+    outcomes: list[CidMismatch | None] = []
+    for files in jobs:
+        try:
+            pin_checked(pinner, files)
+            outcomes.append(None)
+        except CidMismatch as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
 def rendered_files(rendered: Rendered) -> list[tuple[str, bytes, str]]:
     """A render's files in pin order, metadata last (it names the others)."""
     files = [("age layer", rendered.age_layer, rendered.age_layer_cid)] if rendered.age_layer_cid else []

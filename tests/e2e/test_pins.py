@@ -32,10 +32,12 @@ FORGED = file_cid(b"not what was sent")
 
 class AddProxy:
     """Forwards every request to a node; `mode` says what it does to an add's answer: "pass" it on,
-    "forge" the CID of the second file, or "cut" it after the first file. Counts the add requests."""
+    "forge" the CID `target` (by default the second file's), or "cut" it after the first file. Counts the
+    add requests."""
 
     def __init__(self, target_port: int):
         self.mode = "pass"
+        self.target: str | None = None
         self.adds = 0
         proxy = self
 
@@ -68,9 +70,11 @@ class AddProxy:
 
     def _tamper(self, answer: bytes) -> bytes:
         lines = answer.splitlines()
-        if self.mode == "forge" and len(lines) > 1:
-            forged = json.loads(lines[1])
-            lines[1] = json.dumps({**forged, "Hash": FORGED}).encode()
+        if self.mode == "forge":
+            answers = [json.loads(line) for line in lines]
+            hit = next((i for i, a in enumerate(answers) if a["Hash"] == self.target), None) if self.target else 1
+            if hit is not None and hit < len(lines):
+                lines[hit] = json.dumps({**answers[hit], "Hash": FORGED}).encode()
         if self.mode == "cut":
             lines = lines[:1]
         return b"\n".join(lines) + b"\n"
@@ -142,22 +146,24 @@ def test_a_connection_the_node_closed_while_idle_is_opened_again(ipfs_node):
         proxy.down()
 
 
-def test_a_job_with_a_forged_cid_stays_unpinned_until_the_node_answers_true(canvas, settings, add_proxy):
-    token_id, _ = wallet.mint(canvas, COLLECTOR, "forged once")
+def test_a_forged_cid_refuses_its_job_alone_until_the_node_answers_true(canvas, settings, add_proxy):
+    forged, honest = (wallet.mint(canvas, COLLECTOR, prompt)[0] for prompt in ("forged once", "honest"))
     daemon = open_daemon(replace(settings, ipfs_api=add_proxy.multiaddr), RENDERER)
     daemon.read_chain(), daemon.render_ready()
-    add_proxy.mode = "forge"
-    assert daemon.pin_ready() == 0
-    assert daemon.store.job(token_id, 0).state == "rendered"
+    add_proxy.mode, add_proxy.target = "forge", daemon.store.job(forged, 0).image_cid
+    waiting = len(daemon.store.jobs("rendered"))  # these two, and the module's earlier tokens
+    assert daemon.pin_ready() == waiting - 1
+    assert add_proxy.adds == 1 + waiting  # all jobs in one request; refused, then one request each to tell which
+    assert daemon.store.job(forged, 0).state == "rendered"
+    assert daemon.store.job(honest, 0).state == "pinned"
     assert f"returned {FORGED}" in daemon.store.last_error()
     daemon.commit_ready()
-    assert commits_of(canvas, token_id) == []
+    assert commits_of(canvas, forged) == []
 
     add_proxy.mode = "pass"
-    daemon.run(until=committed(daemon, token_id, 0), poll_interval=0.1, timeout=60)
-    job = daemon.store.job(token_id, 0)
-    assert commits_of(canvas, token_id) == [(0, job.metadata_cid)]
-    assert add_proxy.adds == 2  # the job's files went together: once refused, once accepted
+    daemon.run(until=committed(daemon, forged, 0), poll_interval=0.1, timeout=60)
+    assert commits_of(canvas, forged) == [(0, daemon.store.job(forged, 0).metadata_cid)]
+    assert commits_of(canvas, honest) == [(0, daemon.store.job(honest, 0).metadata_cid)]
 
 
 def test_an_add_cut_short_leaves_the_job_unpinned_and_it_is_retried(canvas, settings, add_proxy):
@@ -165,9 +171,10 @@ def test_an_add_cut_short_leaves_the_job_unpinned_and_it_is_retried(canvas, sett
     daemon = open_daemon(replace(settings, ipfs_api=add_proxy.multiaddr), RENDERER)
     daemon.read_chain(), daemon.render_ready()
     add_proxy.mode = "cut"
-    with pytest.raises(IpfsUnavailable, match=r"answered for 1 of \d files"):
+    waiting = daemon.store.jobs("rendered")
+    with pytest.raises(IpfsUnavailable, match=r"answered for 1 of \d+ files"):
         daemon.pin_ready()
-    assert daemon.store.job(token_id, 0).state == "rendered"
+    assert len(daemon.store.jobs("rendered")) == len(waiting)  # none of them pinned
 
     add_proxy.mode = "pass"
     daemon.run(until=committed(daemon, token_id, 0), poll_interval=0.1, timeout=60)
