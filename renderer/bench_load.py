@@ -1,10 +1,13 @@
 """`chaos bench load`: how fast the daemon drains a burst of mints and transfers, per worker count.
 
 For each worker count (0: render in the daemon's process; N: N Ray render
-actors on a local Ray) it starts its own Anvil and IPFS node, deploys, then
-sends MINTS mints and TRANSFERS transfers from many funded wallets as fast as
-Anvil accepts them (signed locally, explicit nonces, no waiting), while the
-daemon (CPU backend) runs beside them. Per count it prints events/s, end-to-end
+actors on a local Ray) it starts its own Anvil and IPFS node, deploys, signs
+MINTS mints and TRANSFERS transfers from many funded wallets (explicit nonces,
+token ids known in advance), then, once the clock starts, sends them raw from
+a process of their own (renderer.bench_sender) as fast as Anvil accepts them,
+while the daemon (CPU backend) drains them in this process. The load therefore
+takes neither the daemon's CPU nor its interpreter lock, and its own CPU is
+reported as "load sender process". Per count it prints events/s, end-to-end
 latency p50/p95 (from sending the event's transaction, which Anvil mines at
 once, to the daemon settling its job: committed, or covered by a newer
 generation's commit) and CPU milliseconds per event per stage (thread CPU time,
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -31,7 +35,7 @@ from .config import Settings
 from .daemon import open_daemon
 from .demo import ANVIL_KEYS, Progress, run_deploy
 from .memory import AgeLayer
-from .nodes import AnvilNode, IpfsNode
+from .nodes import PROJECT_ROOT, AnvilNode, IpfsNode
 from .pipeline.artefacts import age_path
 from .pipeline.clock import StageClock
 from .png import decode_png, encode_png
@@ -49,20 +53,94 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 class _Sender:
-    """A funded wallet that signs and sends without waiting, counting its own nonces."""
+    """A funded wallet that signs with explicit nonces, counting its own."""
 
     def __init__(self, w3: Web3, index: int):
         self.w3 = w3
         self.account = Account.from_key(keccak(f"chaos-bench-{index}".encode()))
         w3.provider.make_request("anvil_setBalance", [self.account.address, hex(10**24)])
         self.nonce = w3.eth.get_transaction_count(self.account.address)
+        self.chain_id = w3.eth.chain_id
 
-    def send(self, call, gas: int, value: int = 0) -> str:
-        tx = call.build_transaction({"from": self.account.address, "nonce": self.nonce, "gas": gas, "value": value,
-                                     "maxFeePerGas": 2 * GWEI, "maxPriorityFeePerGas": GWEI,
-                                     "chainId": 31337})
+    def sign(self, contract, function: str, args: list, gas: int, value: int = 0):
+        """The signed transaction (no RPC call: the calldata is encoded here, gas and fees are fixed)."""
+        tx = {"to": contract.address, "data": contract.encode_abi(function, args=args), "nonce": self.nonce,
+              "gas": gas, "value": value, "maxFeePerGas": 2 * GWEI, "maxPriorityFeePerGas": GWEI,
+              "chainId": self.chain_id, "type": 2}
         self.nonce += 1
-        return self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction).to_0x_hex()
+        return self.account.sign_transaction(tx)
+
+    def send(self, contract, function: str, args: list, gas: int, value: int = 0) -> str:
+        signed = self.sign(contract, function, args, gas, value)
+        return self.w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
+
+
+def _sign_load(contract, senders: list[_Sender], owners: dict, *, first_id: int, mints: int, transfers: int,
+               price: int) -> list:
+    """The load, signed: mints (token ids from `first_id` in mint order), then transfers of those tokens
+    round-robin, each from its current owner to the next wallet. `owners` ends with the last owners."""
+    signed = []
+    for i in range(mints):
+        sender = senders[i % SENDERS]
+        signed.append(sender.sign(contract, "mint", [f"load test piece {i}"], MINT_GAS, price))
+        owners[first_id + i] = sender
+    for i in range(transfers):
+        token_id = first_id + i % mints
+        owner = owners[token_id]
+        receiver = senders[(senders.index(owner) + 1) % SENDERS]
+        signed.append(owner.sign(contract, "transferFrom",
+                                 [owner.account.address, receiver.account.address, token_id], TRANSFER_GAS))
+        owners[token_id] = receiver
+    return signed
+
+
+class _SenderProcess:
+    """renderer.bench_sender in a child process: started ready to send, stopped whatever happens."""
+
+    def __init__(self, rpc_url: str, signed: list, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.hashes = [tx.hash.to_0x_hex() for tx in signed]
+        transactions = folder / "transactions.json"
+        transactions.write_text(json.dumps([tx.raw_transaction.to_0x_hex() for tx in signed]))
+        self.result = folder / "sent.json"
+        self.stderr_path = folder / "stderr.txt"
+        with open(self.stderr_path, "wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "renderer.bench_sender", rpc_url, str(transactions), str(self.result)],
+                cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        try:
+            if self.process.stdout.readline().strip() != "ready":
+                self.process.wait(timeout=30)
+                raise RuntimeError(f"the load sender did not start: {self._stderr()}")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _stderr(self) -> str:
+        return self.stderr_path.read_text()[-3000:].strip() or f"exit status {self.process.returncode}"
+
+    def go(self) -> None:
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+    def done(self) -> bool:
+        """True once every transaction was sent; raises if the sender failed."""
+        status = self.process.poll()
+        if status not in (None, 0):
+            raise RuntimeError(f"the load sender failed: {self._stderr()}")
+        return status == 0
+
+    def sent(self) -> tuple[dict[str, float], float]:
+        """{tx hash: wall-clock send time} and the sender's CPU seconds."""
+        result = json.loads(self.result.read_text())
+        return dict(zip(self.hashes, result["sent_at"])), result["cpu_seconds"]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            stream.close()
 
 
 def _process_cpu(process) -> float:
@@ -112,52 +190,36 @@ def _one_run(out: Path, *, mints: int, transfers: int, unbatched_sample: int, im
         settings = Settings(rpc_url=anvil.url, canvas=record["canvas"], ipfs_api=ipfs.api_multiaddr,
                             out_dir=out / "renderer", start_block=record["block"], image_size=image_size,
                             poll_interval=0.05, batch_size=50, workers=workers)
+        owners: dict[int, _Sender] = {}
+        signed = _sign_load(canvas.contract, senders, owners, first_id=functions.totalMinted().call() + 1,
+                            mints=mints, transfers=transfers, price=price)
         daemon = open_daemon(settings, renderer)
+        sender = None
         try:
+            sender = _SenderProcess(anvil.url, signed, out / "sender")
             clock = StageClock()
             daemon.measure_with(clock)
-            sent_at: dict[str, float] = {}
-            load_done = threading.Event()
 
             def drained() -> bool:
+                if not sender.done():
+                    return False
                 counts = daemon.store.counts()
-                return load_done.is_set() and counts["committed"] + counts["covered"] == total
+                if counts["failed"]:  # its children wait for it forever: the load can never drain
+                    raise RuntimeError(f"{counts['failed']} job(s) failed for good; the last error: "
+                                       f"{daemon.store.last_error()}")
+                return counts["committed"] + counts["covered"] == total
 
-            progress(f"{workers} worker(s): sending {mints} mints and {transfers} transfers from {SENDERS} wallets")
-            failure: list[BaseException] = []
-
-            def drain() -> None:
-                try:
-                    daemon.run(until=drained, poll_interval=0.05, timeout=3600)
-                except BaseException as exc:  # surfaced in the main thread below
-                    failure.append(exc)
-
+            progress(f"{workers} worker(s): sending {mints} mints and {transfers} transfers from {SENDERS} wallets "
+                     "(signed beforehand, sent from their own process)")
             nodes_cpu = {"anvil": _process_cpu(anvil.process), "IPFS node": _process_cpu(ipfs.process)}
-            thread = threading.Thread(target=drain, daemon=True)
             started = time.monotonic()
-            thread.start()
-            owners: dict[int, _Sender] = {}
-            first_id = functions.totalMinted().call() + 1
-            for i in range(mints):
-                sender = senders[i % SENDERS]
-                sent_at[sender.send(functions.mint(f"load test piece {i}"), MINT_GAS, price)] = time.time()
-                owners[first_id + i] = sender
-            for i in range(transfers):
-                token_id = first_id + i % mints
-                owner = owners[token_id]
-                receiver = senders[(senders.index(owner) + 1) % SENDERS]
-                call = functions.transferFrom(owner.account.address, receiver.account.address, token_id)
-                sent_at[owner.send(call, TRANSFER_GAS)] = time.time()
-                owners[token_id] = receiver
-            send_seconds = time.monotonic() - started
-            load_done.set()
-            progress(f"sent {total} transactions in {send_seconds:.1f} s ({total / send_seconds:.0f} tx/s); draining")
-            thread.join()
-            if failure:
-                raise failure[0]
+            sender.go()
+            daemon.run(until=drained, poll_interval=0.05, timeout=3600)
             drain_seconds = time.monotonic() - started
             nodes_cpu = {name: _process_cpu(node.process) - nodes_cpu[name]
                          for name, node in (("anvil", anvil), ("IPFS node", ipfs))}
+            sent_at, sender_cpu = sender.sent()
+            nodes_cpu["load sender"] = sender_cpu
 
             rows = daemon.store.db.execute("SELECT event, updated_at, state, commit_tx FROM jobs "
                                            "WHERE state IN ('committed', 'covered')").fetchall()
@@ -177,29 +239,33 @@ def _one_run(out: Path, *, mints: int, transfers: int, unbatched_sample: int, im
                 "gas_per_render_batched": batched_gas / events, "image_size": image_size, "cpu_ms_per_event": cpu_ms,
             }
             if unbatched_sample:
-                result["gas_per_render_unbatched"] = _unbatched_gas(daemon, w3, functions, senders, owners, price,
-                                                                    mints, transfers, unbatched_sample, progress)
+                result["gas_per_render_unbatched"] = _unbatched_gas(daemon, w3, canvas.contract, senders, owners,
+                                                                    price, mints, transfers, unbatched_sample,
+                                                                    progress)
         finally:
+            if sender is not None:
+                sender.stop()
             daemon.close()
     return result
 
 
-def _unbatched_gas(daemon, w3, functions, senders, owners, price, mints, transfers, sample, progress) -> float:
+def _unbatched_gas(daemon, w3, contract, senders, owners, price, mints, transfers, sample, progress) -> float:
     """Gas per event when every commit carries one token (the same mint/transfer mix)."""
     progress(f"measuring commits of one token per transaction on {sample} more events")
     daemon.committer.batch_size = 1
     before = {row[0] for row in daemon.store.db.execute("SELECT DISTINCT commit_tx FROM jobs")}
     sample_mints = max(1, sample * mints // (mints + transfers))
-    first_new = functions.totalMinted().call() + 1
+    first_new = contract.functions.totalMinted().call() + 1
     wanted = []
     for i in range(sample_mints):
-        senders[i % SENDERS].send(functions.mint(f"unbatched {i}"), MINT_GAS, price)
+        senders[i % SENDERS].send(contract, "mint", [f"unbatched {i}"], MINT_GAS, price)
         owners[first_new + i] = senders[i % SENDERS]
         wanted.append((first_new + i, 0))
     for i in range(sample - sample_mints):
         token_id = first_new + i % sample_mints
         owner, receiver = owners[token_id], senders[(senders.index(owners[token_id]) + 1) % SENDERS]
-        owner.send(functions.transferFrom(owner.account.address, receiver.account.address, token_id), TRANSFER_GAS)
+        owner.send(contract, "transferFrom", [owner.account.address, receiver.account.address, token_id],
+                   TRANSFER_GAS)
         owners[token_id] = receiver
         wanted.append((token_id, sum(1 for t, _ in wanted if t == token_id)))
     daemon.run(until=lambda: all((j := daemon.store.job(*key)) and j.state in ("committed", "covered")
