@@ -18,6 +18,7 @@ entropy: the masked pixels show another phase of the same artwork.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -77,13 +78,48 @@ def _reduce(position: np.ndarray, extent: int) -> np.ndarray:
     return np.remainder(position, period).astype(kind)
 
 
+def _position(reduced: np.ndarray, cells: int, extent: int) -> np.ndarray:
+    """f = reduced * cells // extent: where along one axis, in 1/256 of a lattice cell."""
+    if extent & (extent - 1) == 0:  # reduced >= 0: dividing by a power of two is a shift
+        return (reduced * cells) >> (extent.bit_length() - 1)
+    return reduced * cells // extent
+
+
 def _axis(reduced: np.ndarray, cells: int, extent: int) -> tuple[np.ndarray, np.ndarray]:
     """Lattice cell index and smoothed fraction along one axis."""
-    if extent & (extent - 1) == 0:  # reduced >= 0: dividing by a power of two is a shift
-        f = (reduced * cells) >> (extent.bit_length() - 1)
-    else:
-        f = reduced * cells // extent
+    f = _position(reduced, cells, extent)
     return f >> 8, np.take(_SMOOTH, f & 0xFF)
+
+
+@lru_cache(maxsize=16)
+def _every_position(cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """_axis of every position f in [0, cells * 256): a lattice row's x-interpolation at all of them."""
+    f = np.arange(cells * FIXED, dtype=np.int32)
+    index, smooth = f >> 8, np.take(_SMOOTH, f & 0xFF)
+    index.flags.writeable = smooth.flags.writeable = False
+    return index, smooth
+
+
+#: _noise_by_rows pays when its table (cells + 1 rows of cells * 256 positions) has at most this
+#: many entries per point: measured on 65,536 points it takes ~35% less time up to ~0.6 entries a
+#: point, as long up to ~2, twice as long at 4. So a mint's coarse octaves (up to 12 or 15 cells
+#: at 256 px) go by rows; a mutation's 655 points never do.
+ROWS_PER_POINT = 1
+
+
+def _noise_by_rows(lattice: np.ndarray, fx, iy, sy) -> np.ndarray:
+    """_noise_at's values by another road, for many points on a coarse lattice: every lattice row
+    interpolated along x at every position fx once (the table `top` and `bottom` are read from),
+    then per point two gathers and the mix along y. The same integers, in half the passes."""
+    cells = lattice.shape[0] - 1
+    ix, sx = _every_position(cells)
+    rows = lattice[:, ix] + (((lattice[:, ix + 1] - lattice[:, ix]) * sx) >> 8)  # (cells + 1, cells * 256)
+    span = cells * FIXED
+    flat = rows.reshape(-1)
+    index = iy * span + fx
+    top = np.take(flat, index)
+    bottom = np.take(flat, index + span)
+    return top + (((bottom - top) * sy) >> 8)
 
 
 def _noise_at(lattice: np.ndarray, ix, sx, iy, sy) -> np.ndarray:
@@ -126,16 +162,22 @@ def _fbm(key: bytes, style: _Style, u: np.ndarray | None, v: np.ndarray | None,
     if u is None:
         mu = _reduce(np.arange(width, dtype=np.int64) * FIXED, width)
         mv = _reduce(np.arange(height, dtype=np.int64) * FIXED, height)
-        noise = _noise_grid
     else:
         mu, mv = _reduce(u, width), _reduce(v, height)
-        noise = _noise_at
+        points = np.broadcast_shapes(mu.shape, mv.shape)
+        points = int(np.prod(points)) if points else 1
     total = None
     weight_sum = 0
     for octave in range(style.octaves):
         weight = 1 << (style.octaves - 1 - octave)
         cells = style.cells << octave
-        layer = noise(_lattice(derive_key(key, octave), cells), *_axis(mu, cells, width), *_axis(mv, cells, height))
+        lattice = _lattice(derive_key(key, octave), cells)
+        if u is None:
+            layer = _noise_grid(lattice, *_axis(mu, cells, width), *_axis(mv, cells, height))
+        elif (cells + 1) * cells * FIXED <= ROWS_PER_POINT * points:
+            layer = _noise_by_rows(lattice, _position(mu, cells, width), *_axis(mv, cells, height))
+        else:
+            layer = _noise_at(lattice, *_axis(mu, cells, width), *_axis(mv, cells, height))
         total = weight * layer if total is None else total + weight * layer
         weight_sum += weight
     return total // weight_sum

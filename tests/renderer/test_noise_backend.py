@@ -111,3 +111,18 @@ def test_fbm_at_any_coordinates_is_the_plain_rule():
         grid_v, grid_u = np.mgrid[0:size[1], 0:size[0]].astype(np.int64) * 256
         assert np.array_equal(noise._fbm(b"k" * 32, style, None, None, size),
                               _plain_fbm(b"k" * 32, style, grid_u, grid_v, size))
+
+
+def test_fbm_at_many_points_on_power_of_two_sides_is_the_plain_rule():
+    """Power-of-two sides reduce and divide by masks and shifts, and many points on a coarse
+    lattice go through a table of interpolated rows (noise._noise_by_rows): still the plain rule,
+    for coordinates far outside the image on both sides too."""
+    rng = np.random.default_rng(12)
+    # Lattices of 3 << o cells ("harbour") see every bit of a coordinate; powers of two drop the low ones.
+    for prompt, size in (("harbour", (256, 256)), ("harbour", (128, 64)), ("storm 3", (64, 256)),
+                         ("a desert", (120, 90))):
+        style = noise._style(prompt)
+        u = rng.integers(-3 * size[0] * 256, 3 * size[0] * 256, 70_000)
+        v = rng.integers(-3 * size[1] * 256, 3 * size[1] * 256, 70_000)
+        assert (style.cells + 1) * style.cells * 256 <= noise.ROWS_PER_POINT * len(u)  # the rows path is taken
+        assert np.array_equal(noise._fbm(b"k" * 32, style, u, v, size), _plain_fbm(b"k" * 32, style, u, v, size))
