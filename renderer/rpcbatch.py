@@ -8,13 +8,14 @@ reader sends them as one JSON-RPC batch with the provider's `make_batch_request`
 session, URL, headers and timeout as every other call) and encodes and decodes the
 contract calls with eth_abi directly (`ContractCall`).
 
-A transport failure raises what the provider raises (requests' ConnectionError and Timeout:
-the daemon's RPC outages, waited out by its loop); an error answer to one request raises
-`RpcError`, naming the request.
+A transport failure is retried as web3 retries its read calls, then raises what the provider
+raises (requests' ConnectionError and Timeout: the daemon's RPC outages, waited out by its
+loop); an error answer to one request raises `RpcError`, naming the request.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from eth_abi import decode as abi_decode
@@ -48,9 +49,10 @@ def batch(w3, requests: Sequence[tuple[str, list]], limit: int = BATCH_LIMIT) ->
     results: list = []
     for first in range(0, len(requests), limit):
         chunk = list(requests[first:first + limit])
-        answers = w3.provider.make_batch_request(chunk)
-        if isinstance(answers, dict):  # the node refused the batch as a whole (one error object)
-            raise RpcError("batch", [f"{len(chunk)} requests"], answers.get("error", answers))
+        answers = _send(w3.provider, chunk) if len(chunk) > 1 else None
+        if answers is None or isinstance(answers, dict):
+            # One request, or a node that refuses batches (it answers one error object): one POST each.
+            answers = [w3.provider.make_request(method, params) for method, params in chunk]
         if len(answers) != len(chunk):
             raise RpcError("batch", [f"{len(chunk)} requests"], f"the node answered {len(answers)} of them")
         for (method, params), answer in zip(chunk, answers):
@@ -60,8 +62,23 @@ def batch(w3, requests: Sequence[tuple[str, list]], limit: int = BATCH_LIMIT) ->
     return results
 
 
+def _send(provider, chunk: list):
+    """POST one batch, retried on a dropped connection as web3 retries its own read calls (the
+    provider's `exception_retry_configuration`: by default 5 tries, 0.125 s doubling between them);
+    every request batched here only reads, so a retry is harmless."""
+    retry = getattr(provider, "exception_retry_configuration", None)
+    tries, errors = (retry.retries, tuple(retry.errors)) if retry else (1, ())
+    for attempt in range(tries):
+        try:
+            return provider.make_batch_request(chunk)
+        except errors:
+            if attempt == tries - 1:
+                raise
+            time.sleep(retry.backoff_factor * 2**attempt)
+
+
 def call(w3, method: str, params: list):
-    """One raw request (no web3 formatters): its result, or RpcError."""
+    """One raw request (no web3 formatters, the provider's own retries): its result, or RpcError."""
     return batch(w3, [(method, params)])[0]
 
 
