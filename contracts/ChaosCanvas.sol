@@ -41,6 +41,10 @@ import {IPigmentSettlement} from "./interfaces/IPigmentSettlement.sol";
 /// - A commit is accepted only for a generation that exists (`<= generationOf(id)`)
 ///   and is newer than the last commit, so an old render can never overwrite a
 ///   newer one.
+/// - Every accepted commit is logged exactly once, in the order applied: by a
+///   `RenderCommitted` from `commit`, or by its 48-byte record in the single
+///   `BatchRenderCommitted` of its `commitBatch` (a skipped burnt token only by
+///   `CommitSkipped`, never in the records).
 /// - A burnt token leaves no digest, and its pigment is settled with the pools in
 ///   the same transaction.
 /// - An observation or a reveal is a draw like any other (one per token per block).
@@ -119,6 +123,17 @@ contract ChaosCanvas is ERC721, EIP712, ERC2981, AccessControl, IRecolourable {
     /// @notice The renderer committed the metadata of `generation`: `digest` is the sha2-256 of
     /// the metadata JSON, whose CIDv1 (raw) is `tokenURI`'s.
     event RenderCommitted(uint256 indexed tokenId, uint64 indexed generation, bytes32 digest);
+    /// @notice `commitBatch` committed these renders: `records` are the committed records of its
+    /// calldata, in calldata order, each 48 bytes with the same packing (uint64 tokenId |
+    /// uint64 generation | bytes32 digest, big-endian, no padding); a skipped burnt token is not
+    /// among them. Each record means what a `RenderCommitted` would.
+    /// @dev One event per batch instead of one `RenderCommitted` per token, as EIP-2309's
+    /// `ConsecutiveTransfer` replaces N `Transfer`s: a per-token event naming the token in a
+    /// topic and carrying its digest costs at least 1,381 gas (375 + 2 topics x 375 + 32 bytes
+    /// x 8), where a 48-byte record appended to one log costs ~400. The price: a batch-committed
+    /// token cannot be found by a token-id topic; readers decode the records of this event
+    /// (ERC-4906's `BatchMetadataUpdate`, emitted with it, still names the id range).
+    event BatchRenderCommitted(bytes records);
     /// @notice A record of `commitBatch` named a burnt token: it was skipped.
     event CommitSkipped(uint256 indexed tokenId, uint64 generation);
     /// @notice ERC-4906: the metadata of `_tokenId` changed.
@@ -417,8 +432,10 @@ contract ChaosCanvas is ERC721, EIP712, ERC2981, AccessControl, IRecolourable {
     /// @dev Each record follows `commit`'s rules, except that a burnt token is skipped with
     /// `CommitSkipped` (it may have been burnt after the renderer sent the batch); a token
     /// that was never minted, a future or a stale generation reverts the whole batch.
-    /// Several generations of one token must come in increasing order. One ERC-4906
-    /// `BatchMetadataUpdate` spans the lowest to the highest token id committed.
+    /// Several generations of one token must come in increasing order. The committed records
+    /// are logged together in one `BatchRenderCommitted` (no per-token `RenderCommitted`), then
+    /// one ERC-4906 `BatchMetadataUpdate` spans the lowest to the highest token id committed;
+    /// a batch whose records were all skipped emits neither.
     function commitBatch(bytes calldata packed) external onlyRole(RENDERER_ROLE) {
         uint256 length = packed.length;
         if (length == 0 || length % BATCH_RECORD_BYTES != 0) revert MalformedBatch(length, BATCH_RECORD_BYTES);
@@ -427,10 +444,14 @@ contract ChaosCanvas is ERC721, EIP712, ERC2981, AccessControl, IRecolourable {
         uint256 status = _COMMITTED;
         uint256 failedId;
         uint256 failedGeneration;
-        bytes32 committedTopic = RenderCommitted.selector;
+        bytes32 batchTopic = BatchRenderCommitted.selector;
         bytes32 skippedTopic = CommitSkipped.selector;
         // `_commit`'s steps, record by record, in one loop: this is the renderer's hot path.
         assembly ("memory-safe") {
+            // `BatchRenderCommitted`'s ABI-encoded data (offset, length, records), built past the
+            // free memory pointer without moving it: it is only read by the log below.
+            let out := mload(0x40)
+            let cursor := add(out, 0x40)
             for {
                 let offset := packed.offset
                 let end := add(offset, length) // calldata offsets are far below 2**256
@@ -472,10 +493,17 @@ contract ChaosCanvas is ERC721, EIP712, ERC2981, AccessControl, IRecolourable {
                 mstore(0x00, tokenId)
                 mstore(0x20, _digests.slot)
                 sstore(keccak256(0x00, 0x40), digest)
-                mstore(0x00, digest)
-                log3(0x00, 0x20, committedTopic, tokenId, generation)
+                calldatacopy(cursor, offset, BATCH_RECORD_BYTES)
+                cursor := add(cursor, BATCH_RECORD_BYTES)
                 if lt(tokenId, lowest) { lowest := tokenId }
                 if gt(tokenId, highest) { highest := tokenId }
+            }
+            let size := sub(cursor, add(out, 0x40))
+            if and(iszero(status), gt(size, 0)) {
+                mstore(out, 0x20)
+                mstore(add(out, 0x20), size)
+                mstore(cursor, 0) // the ABI's zero padding after the last record
+                log1(out, add(0x40, and(add(size, 31), not(31))), batchTopic)
             }
         }
         if (status != _COMMITTED) _revertCommit(status, failedId, failedGeneration);

@@ -1,6 +1,6 @@
 """`chaos age TOKEN`: a token's pixel-age map, from the chain and IPFS alone.
 
-The chain's RenderCommitted events name the committed generations' metadata (the generations
+The chain's commit events (RenderCommitted, BatchRenderCommitted) name the committed generations' metadata (the generations
 between two commits through the later one's parent links, renderer.provenance); the metadata names its
 age layer (`provenance.memory.age_layer`, format chaos-age/1, see renderer.memory); the layer,
 fetched from IPFS and checked against its CID, becomes a greyscale PNG.

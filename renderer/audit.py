@@ -1,7 +1,7 @@
 """`chaos pins audit`: is every CID ever committed still pinned on every endpoint?
 
 Art on IPFS vanishes when nobody keeps it pinned. For every token, every
-metadata CID the canvas ever committed (its RenderCommitted events), the
+metadata CID the canvas ever committed (its commit events, via Canvas.commits), the
 metadata of the generations between two commits (reached through the parent
 links, see renderer.provenance), and the image, animation and age layer (mutation memory)
 each names, must be pinned on every configured endpoint.

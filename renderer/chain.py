@@ -208,14 +208,27 @@ class Canvas:
                                             from_block=from_block, to_block=to_block, span=span))
 
     def commits(self, token_id: int, from_block: int = 0) -> list[dict]:
-        """Every RenderCommitted event of a token: generation, cid, block, tx."""
+        """Every commit of a token, in chain order (block, log index, record position): its
+        RenderCommitted events (`commit`) and its records in BatchRenderCommitted events
+        (`commitBatch`). Each: generation, cid, block_number, tx_hash."""
         from .chainlogs import read_events
         from .cid import raw_cid_of_digest
+        from .commit_records import unpack_records
 
-        logs = read_events(self.w3, self.contract.events.RenderCommitted(), address=self.address,
-                           from_block=from_block, argument_topics=[topic_of_uint(token_id)])
-        return [{"generation": log.args.generation, "cid": raw_cid_of_digest(log.args.digest),
-                 "block_number": log.blockNumber, "tx_hash": log.transactionHash.to_0x_hex()} for log in logs]
+        found = []  # (block, log index, record position, generation, digest, tx)
+        for log in read_events(self.w3, self.contract.events.RenderCommitted(), address=self.address,
+                               from_block=from_block, argument_topics=[topic_of_uint(token_id)]):
+            found.append((log.blockNumber, log.logIndex, 0, log.args.generation, log.args.digest, log.transactionHash))
+        # A batch names its tokens only in its data: every batch is read and its records filtered.
+        for log in read_events(self.w3, self.contract.events.BatchRenderCommitted(), address=self.address,
+                               from_block=from_block):
+            found.extend((log.blockNumber, log.logIndex, position, record.generation, record.digest,
+                          log.transactionHash)
+                         for position, record in enumerate(unpack_records(log.args.records))
+                         if record.token_id == token_id)
+        found.sort(key=lambda f: f[:3])
+        return [{"generation": generation, "cid": raw_cid_of_digest(digest), "block_number": block,
+                 "tx_hash": tx.to_0x_hex()} for block, _, _, generation, digest, tx in found]
 
     def commit_call(self, token_id: int, generation: int, cid: str):
         """The contract call that commits one generation's metadata CID (not yet sent).
@@ -229,13 +242,10 @@ class Canvas:
         """The contract call that commits many (token id, generation, metadata CID) at once:
         48-byte records, uint64 token id | uint64 generation | sha2-256 digest (ChaosCanvas.commitBatch)."""
         from .cid import raw_sha256_digest
+        from .commit_records import pack_records
 
-        records = []
-        for token_id, generation, cid in items:
-            if not (0 <= token_id < 2**64 and 0 <= generation < 2**64):
-                raise ValueError(f"token {token_id} generation {generation}: commitBatch packs both in 64 bits")
-            records.append(token_id.to_bytes(8, "big") + generation.to_bytes(8, "big") + raw_sha256_digest(cid))
-        return self.contract.functions.commitBatch(b"".join(records))
+        return self.contract.functions.commitBatch(
+            pack_records((token_id, generation, raw_sha256_digest(cid)) for token_id, generation, cid in items))
 
     def last_commit(self, token_id: int) -> tuple[bool, int, str]:
         return tuple(self.contract.functions.lastCommit(token_id).call())

@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = commands.add_parser(
         "watch", help="a watchtower: verify every commit as it lands; run a hook on a forgery",
-        description="Follow the canvas's RenderCommitted logs (only blocks with --confirmations; a reorg rewinds "
+        description="Follow the canvas's commit logs (only blocks with --confirmations; a reorg rewinds "
                     "and re-verifies), verify every generation each commit covers as `chaos verify` does, and "
                     "write one JSON line per verdict (stdout, or --out FILE). On a forged generation run "
                     "--on-forgery CMD through the shell, with the verdict as one JSON line on stdin and in CHAOS_* "

@@ -1,10 +1,10 @@
 """A token's history from the chain and IPFS alone: no daemon, no job store.
 
 The chain says what happened (Minted, each Mutated with its entropy, each Recoloured, and each
-RenderCommitted naming a metadata CID); IPFS holds what was made (metadata, images and age
-layers, each metadata linked to its parent's). The renderer commits only the newest ready
-generation of a token, so the generations between two commits are on IPFS but named on-chain
-only through the parent links of the later commit's metadata.
+commit naming a metadata CID: a RenderCommitted, or a record of a BatchRenderCommitted); IPFS holds
+what was made (metadata, images and age layers, each metadata linked to its parent's). The renderer
+commits only the newest ready generation of a token, so the generations between two commits are on
+IPFS but named on-chain only through the parent links of the later commit's metadata.
 
 `load_history` therefore walks once per commit: from the commit's CID down the parent links to
 the generation just above the previous commit (whose CID the chain fixed). Each walk stands on
@@ -48,7 +48,7 @@ class GenerationRecord:
 class TokenHistory:
     token_id: int
     events: dict[int, CanvasEvent]  # generation -> the chain event that made it
-    commits: list[dict]  # RenderCommitted, in chain order
+    commits: list[dict]  # Canvas.commits(): single and batched, in chain order
     records: list[GenerationRecord] = field(default_factory=list)  # one per generation reached, 0 first
     problems: list[tuple[int, str, str]] = field(default_factory=list)  # (generation, check, detail)
 

@@ -1,6 +1,7 @@
 """`chaos watch`: a watchtower that verifies every commit as it lands.
 
-It follows the canvas's RenderCommitted logs through the same reader as the daemon
+It follows the canvas's commit logs (RenderCommitted, and BatchRenderCommitted whose records name
+the tokens of a `commitBatch`) through the same reader as the daemon
 (`renderer.pipeline.reader.ChainReader`: confirmed block ranges, reorg check), verifies the
 generations each commit covers (the commit's own and those reached through its parent links, see
 `renderer.provenance`) with `renderer.verify`, and writes one JSON line per verdict. On a forgery it
@@ -29,8 +30,10 @@ from pathlib import Path
 from typing import TextIO
 
 import requests
+from web3 import Web3
 
 from .chain import Canvas
+from .commit_records import unpack_records
 from .errors import ChainUnavailable, ChaosError
 from .pipeline.reader import ChainReader, LogRange
 from .provenance import load_history
@@ -152,8 +155,11 @@ class Watchtower:
         self.on_forgery = on_forgery
         self.from_block = from_block  # where the token histories start (the deployment block)
         self.hook = hook
-        committed = canvas.contract.events.RenderCommitted()
-        self.reader = ChainReader(canvas.w3, address=canvas.address, topics=[committed.topic],
+        self.committed = canvas.contract.events.RenderCommitted()
+        self.batch_committed = canvas.contract.events.BatchRenderCommitted()
+        # One topic position, two values: either event.
+        self.reader = ChainReader(canvas.w3, address=canvas.address,
+                                  topics=[[self.committed.topic, self.batch_committed.topic]],
                                   confirmations=confirmations, span=span, start_block=state.start_block)
 
     def _emit(self, line: dict) -> None:
@@ -176,9 +182,9 @@ class Watchtower:
         return verdicts
 
     def _verify_range(self, log_range: LogRange) -> list[dict]:
-        # Only the token id is read from the log (its first indexed topic); the commits themselves come
-        # from Canvas.commits, the one place that decodes RenderCommitted.
-        tokens = dict.fromkeys(int.from_bytes(bytes(log["topics"][1]), "big") for log in log_range.logs)
+        # Only the token ids are read from the logs; the commits themselves come from Canvas.commits,
+        # the one place that decodes them.
+        tokens = dict.fromkeys(token_id for log in log_range.logs for token_id in self._committed_tokens(log))
         lines = []
         for token_id in tokens:
             history = load_history(self.canvas, self.ipfs, token_id, self.from_block)
@@ -194,6 +200,14 @@ class Watchtower:
                         self.state.add_retry(token_id, commit["tx_hash"], unverifiable)
                 previous = commit["generation"]
         return lines
+
+    def _committed_tokens(self, log) -> list[int]:
+        """The tokens a commit log names: RenderCommitted's first indexed topic, or the token ids of
+        a BatchRenderCommitted's records."""
+        if Web3.to_hex(log["topics"][0]) == self.batch_committed.topic:
+            records = self.batch_committed.process_log(log).args.records
+            return [record.token_id for record in unpack_records(records)]
+        return [int.from_bytes(bytes(log["topics"][1]), "big")]
 
     def _verdicts(self, history, generations: set[int]) -> list[GenerationVerdict]:
         return [v for v in Verifier(self.canvas, history).verdicts(rerender=True, generations=generations)

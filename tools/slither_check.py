@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRIAGE = ROOT / "contracts" / "slither-triage.json"
 SHIM = ROOT / ".solc" / "solc-v0.8.30"
 REMAPS = "@openzeppelin=node_modules/@openzeppelin solady=node_modules/solady"
-SOLC_ARGS = "--optimize --optimize-runs 200 --evm-version cancun"  # as brownie-config.yaml compiles
+SOLC_ARGS = "--optimize --optimize-runs 100000 --evm-version cancun"  # as brownie-config.yaml compiles
 
 
 def finding_key(result: dict) -> str:

@@ -2,11 +2,20 @@
 
 import random
 
+import eth_abi
 import pytest
+
+from renderer.commit_records import unpack_records
 
 
 def _event_names(tx):
     return [e.name for e in tx.events]
+
+
+def _batch_records(tx):
+    """The (token id, generation, digest) records of the transaction's one BatchRenderCommitted."""
+    (event,) = tx.events["BatchRenderCommitted"]
+    return [tuple(record) for record in unpack_records(bytes(event["records"]))]
 
 
 # ------------------------------------------------------------ happy paths
@@ -133,9 +142,10 @@ def test_batch_many_tokens(canvas, alice, bob, renderer, h):
     for token_id, _, cid in commits:
         assert tuple(canvas.lastCommit(token_id)) == (True, 0, cid)
         assert canvas.tokenURI(token_id) == "ipfs://" + cid
-    assert _event_names(tx) == ["RenderCommitted"] * 10 + ["BatchMetadataUpdate"]
-    assert [e["tokenId"] for e in tx.events["RenderCommitted"]] == ids
-    assert [bytes(e["digest"]) for e in tx.events["RenderCommitted"]] == [h.digest_of(c[2]) for c in commits]
+    # One event for the batch (EIP-2309 style), no RenderCommitted per token.
+    assert _event_names(tx) == ["BatchRenderCommitted", "BatchMetadataUpdate"]
+    assert bytes(tx.events["BatchRenderCommitted"][0]["records"]) == h.packed(commits)
+    assert _batch_records(tx) == [(token_id, 0, h.digest_of(cid)) for token_id, _, cid in commits]
     update = tx.events["BatchMetadataUpdate"][0]
     assert (update["_fromTokenId"], update["_toTokenId"]) == (min(ids), max(ids))
 
@@ -149,9 +159,22 @@ def test_batch_record_layout(canvas, alice, renderer, h):
     record = (token).to_bytes(8, "big") + (5).to_bytes(8, "big") + digest
     assert record == h.packed([(token, 5, digest)])
     tx = canvas.commitBatch(record, {"from": renderer})
-    event = tx.events["RenderCommitted"][0]
-    assert (event["tokenId"], event["generation"], bytes(event["digest"])) == (token, 5, digest)
+    assert bytes(tx.events["BatchRenderCommitted"][0]["records"]) == record
+    assert _batch_records(tx) == [(token, 5, digest)]
     assert canvas.BATCH_RECORD_BYTES() == 48
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 10])
+def test_batch_event_data_is_canonical_abi(canvas, alice, renderer, h, size):
+    """The event's data is built in assembly: it must be exactly the ABI encoding of `bytes records`
+    (offset, length, the records, zero padding to a word), whether 48 x size is a whole number of
+    words (even sizes) or not (odd sizes, 16 bytes of padding)."""
+    ids = [h.mint(canvas, alice) for _ in range(size)]
+    commits = [(token_id, 0, bytes([token_id % 256]) * 32) for token_id in ids]
+    tx = canvas.commitBatch(h.packed(commits), {"from": renderer})
+    topic = canvas.topics["BatchRenderCommitted"]
+    (log,) = [log for log in tx.logs if log["topics"][0].hex().removeprefix("0x") == topic.removeprefix("0x")]
+    assert bytes(log["data"]) == eth_abi.encode(["bytes"], [h.packed(commits)])
 
 
 def test_batch_generations_of_one_token_in_order(canvas, token, alice, renderer, h):
@@ -159,7 +182,7 @@ def test_batch_generations_of_one_token_in_order(canvas, token, alice, renderer,
         canvas.mutate(token, {"from": alice, "value": h.MUTATION_PRICE})
     commits = [(token, g, h.make_cid(b"gen %d" % g)) for g in range(4)]
     tx = canvas.commitBatch(h.packed(commits), {"from": renderer})
-    assert [e["generation"] for e in tx.events["RenderCommitted"]] == [0, 1, 2, 3]
+    assert [generation for _, generation, _ in _batch_records(tx)] == [0, 1, 2, 3]
     assert tuple(canvas.lastCommit(token)) == (True, 3, commits[3][2])
 
 
@@ -216,9 +239,12 @@ def test_batch_skips_a_burnt_token(canvas, token, alice, bob, renderer, h):
     canvas.burn(token, {"from": alice})
     commits = [(others[0], 0, h.make_cid(b"a")), (token, 0, h.make_cid(b"burnt")), (others[1], 0, h.make_cid(b"b"))]
     tx = canvas.commitBatch(h.packed(commits), {"from": renderer})
-    assert _event_names(tx) == ["RenderCommitted", "CommitSkipped", "RenderCommitted", "BatchMetadataUpdate"]
+    assert _event_names(tx) == ["CommitSkipped", "BatchRenderCommitted", "BatchMetadataUpdate"]
     skipped = tx.events["CommitSkipped"][0]
     assert (skipped["tokenId"], skipped["generation"]) == (token, 0)
+    # The records are exactly the committed ones: the burnt token is not among them.
+    assert bytes(tx.events["BatchRenderCommitted"][0]["records"]) == h.packed([commits[0], commits[2]])
+    assert [token_id for token_id, _, _ in _batch_records(tx)] == others
     assert tuple(canvas.lastCommit(others[0])) == (True, 0, h.make_cid(b"a"))
     assert tuple(canvas.lastCommit(others[1])) == (True, 0, h.make_cid(b"b"))
 

@@ -16,7 +16,7 @@ def committed(daemon, token_id, generation):
 
 
 def commits_of(canvas, token_id):
-    """(generation, cid) of every RenderCommitted event of a token, in chain order."""
+    """(generation, cid) of every commit of a token (single or batched), in chain order."""
     return [(c["generation"], c["cid"]) for c in canvas.commits(token_id)]
 
 

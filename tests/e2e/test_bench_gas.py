@@ -12,22 +12,15 @@ import pytest
 
 from renderer.nodes import PROJECT_ROOT
 
-# The lines `chaos bench gas` promises, and the most gas each may show: issue 11's targets, except
-# the two batch figures (targets 32,000 and 15,000), measured at 32,540 and 15,451. Their floor with
-# this design is ~32,000 and ~14,900 before any loop overhead: per token, 588 calldata + 2,100 + 2,900
-# (the ownership slot, which keeps the last committed generation the stale rule needs) + 22,100 or
-# 5,000 (the digest) + 1,756 (RenderCommitted), plus a tenth of 21,000 + the role check +
-# BatchMetadataUpdate. And the single commit (targets 55,000 / 38,000), measured at 55,103 / 38,003
-# since the observer protocol's eight functions made solc's selector dispatch reach `commit` later
-# (54,980 / 37,880 before them; the body is unchanged). The bounds below catch any regression.
+# The lines `chaos bench gas` promises, and the most gas each may show: issue 11's targets.
 TARGETS = {
     "mint (first by a wallet, 56-byte prompt)": 90_000,
     "transfer over OpenZeppelin transferFrom (first transfer)": 3_000,
     "transfer over OpenZeppelin transferFrom (later transfer)": 3_000,
-    "commit (first)": 55_150,
-    "commit (replacing)": 38_050,
-    "commitBatch of 10, per token (first)": 32_600,
-    "commitBatch of 10, per token (replacing)": 15_500,
+    "commit (first)": 55_000,
+    "commit (replacing)": 38_000,
+    "commitBatch of 10, per token (first)": 32_000,
+    "commitBatch of 10, per token (replacing)": 15_000,
 }
 
 
