@@ -43,6 +43,9 @@ from .png import decode_png, encode_png
 SENDERS = 16
 MINT_GAS, TRANSFER_GAS = 250_000, 150_000
 GWEI = 10**9
+#: How often the daemon polls Anvil for new blocks (seconds): the whole load is on-chain within
+#: seconds, so polling faster only adds RPC round trips to the coordinator's CPU.
+POLL_INTERVAL = 0.2
 #: Renders re-encoded after a run to price PNG and age-layer encoding on their own.
 ENCODE_SAMPLE = 40
 
@@ -175,7 +178,7 @@ def _encoding_ms(store) -> dict[str, float]:
 
 
 def _one_run(out: Path, *, mints: int, transfers: int, unbatched_sample: int, image_size: int, workers: int,
-             progress: Progress) -> dict:
+             progress: Progress, commit_linger: float | None = None) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     renderer = Account.from_key(ANVIL_KEYS["renderer"])
@@ -189,7 +192,8 @@ def _one_run(out: Path, *, mints: int, transfers: int, unbatched_sample: int, im
         senders = [_Sender(w3, i) for i in range(SENDERS)]
         settings = Settings(rpc_url=anvil.url, canvas=record["canvas"], ipfs_api=ipfs.api_multiaddr,
                             out_dir=out / "renderer", start_block=record["block"], image_size=image_size,
-                            poll_interval=0.05, batch_size=50, workers=workers)
+                            poll_interval=POLL_INTERVAL, batch_size=50, workers=workers,
+                            **({} if commit_linger is None else {"commit_linger": commit_linger}))
         owners: dict[int, _Sender] = {}
         signed = _sign_load(canvas.contract, senders, owners, first_id=functions.totalMinted().call() + 1,
                             mints=mints, transfers=transfers, price=price)
@@ -214,7 +218,7 @@ def _one_run(out: Path, *, mints: int, transfers: int, unbatched_sample: int, im
             nodes_cpu = {"anvil": _process_cpu(anvil.process), "IPFS node": _process_cpu(ipfs.process)}
             started = time.monotonic()
             sender.go()
-            daemon.run(until=drained, poll_interval=0.05, timeout=3600)
+            daemon.run(until=drained, timeout=3600)
             drain_seconds = time.monotonic() - started
             nodes_cpu = {name: _process_cpu(node.process) - nodes_cpu[name]
                          for name, node in (("anvil", anvil), ("IPFS node", ipfs))}
@@ -283,8 +287,10 @@ def _cpu_line(cpu_ms: dict[str, float]) -> str:
 
 
 def run_load_bench(out_root: Path, mints: int = 200, transfers: int = 1000, unbatched_sample: int = 20,
-                   image_size: int = 256, workers: list[int] | tuple[int, ...] = (0,)) -> dict:
-    """Run the load once per worker count; returns the best run's figures (all runs under "runs")."""
+                   image_size: int = 256, workers: list[int] | tuple[int, ...] = (0,),
+                   commit_linger: float | None = None) -> dict:
+    """Run the load once per worker count; returns the best run's figures (all runs under "runs").
+    `commit_linger`: the daemon's (seconds a partial commit waits for renders still out); None: its default."""
     if not workers or any(w < 0 for w in workers):
         raise ValueError(f"--workers takes counts of 0 or more, e.g. 0,1,2; not {workers}")
     progress = Progress()
@@ -293,7 +299,7 @@ def run_load_bench(out_root: Path, mints: int = 200, transfers: int = 1000, unba
     for index, count in enumerate(workers):
         runs.append(_one_run(root / f"workers-{count}", mints=mints, transfers=transfers,
                              unbatched_sample=unbatched_sample if index == 0 else 0, image_size=image_size,
-                             workers=count, progress=progress))
+                             workers=count, progress=progress, commit_linger=commit_linger))
     first = runs[0]
     print(f"events drained: {first['events']} per run ({mints} mints, {transfers} transfers, {image_size} px, "
           "CPU backend)")
@@ -304,7 +310,8 @@ def run_load_bench(out_root: Path, mints: int = 200, transfers: int = 1000, unba
               f"{first['gas_per_render_unbatched']:,.0f} with one token per transaction")
     for run in runs:
         print(f"workers {run['workers']}: {run['events_per_second']:.1f} events/s, latency p50 "
-              f"{run['latency_p50_s']:.2f} s, p95 {run['latency_p95_s']:.2f} s")
+              f"{run['latency_p50_s']:.2f} s, p95 {run['latency_p95_s']:.2f} s; {run['commit_transactions']} "
+              "commit transactions")
         print(f"  CPU ms per event: {_cpu_line(run['cpu_ms_per_event'])}")
     best = max(runs, key=lambda run: run["events_per_second"])
     print(f"drain: {best['events_per_second']:.1f} events/s, p95 latency {best['latency_p95_s']:.2f} s "

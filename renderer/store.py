@@ -20,6 +20,14 @@ Job states, in order:
 
 A token has at most one commit transaction in flight: its next commit is chosen only once
 the previous one settled, so generations reach the chain in increasing order.
+
+Durability: SQLite's write-ahead log with `synchronous=NORMAL`, so a transaction survives the
+daemon's own crash (kill -9) as soon as it commits, without an fsync each. A power cut may
+roll back the last few transactions, which every stage redoes: events are read again, renders
+and pins are idempotent (content addressing), and settlement comes from the chain. The one
+write that must outlive a power cut, because it records a side effect outside the store, is
+the commit's nonce marked "sent" before its transaction leaves: that transaction is
+`durable` (fsynced, with everything before it).
 """
 
 from __future__ import annotations
@@ -124,12 +132,16 @@ class JobStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         #: Where CPU time spent in the store is counted (renderer.pipeline.clock; a benchmark sets it).
         self.clock = NoClock()
+        #: Transactions this connection committed: with PRAGMA data_version (other connections'
+        #: commits), a stage can tell that nothing changed since it last found no work.
+        self.changes = 0
+        self._depth = 0
         try:
             # One thread at a time uses a store, but not always the one that opened it (bench, tests).
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the job store {self.path} is unreadable ({exc}); move it aside and restart: "
@@ -161,9 +173,23 @@ class JobStore:
         self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
     @contextmanager
-    def transaction(self):
+    def transaction(self, durable: bool = False):
+        """One write transaction; one opened inside another is part of it (a stage groups a pass's
+        writes in one). `durable`: fsynced on commit (see the module's Durability)."""
+        if self._depth:
+            if durable and not self._durable:
+                raise StoreError("a durable transaction cannot be part of a transaction that is not")
+            self._depth += 1
+            try:
+                yield self.db
+            finally:
+                self._depth -= 1
+            return
         with self.clock.measure("store"):
+            if durable:
+                self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("BEGIN IMMEDIATE")
+            self._depth, self._durable = 1, durable
             try:
                 yield self.db
             except BaseException:
@@ -171,6 +197,15 @@ class JobStore:
                 raise
             else:
                 self.db.execute("COMMIT")
+                self.changes += 1
+            finally:
+                self._depth = 0
+                if durable:
+                    self.db.execute("PRAGMA synchronous=NORMAL")
+
+    def version(self) -> tuple[int, int]:
+        """Changes whenever anything was written to the store, by this connection or another."""
+        return self.changes, self.db.execute("PRAGMA data_version").fetchone()[0]
 
     def close(self) -> None:
         self.db.close()
@@ -268,9 +303,13 @@ class JobStore:
         return sorted(runs.values(), key=lambda run: (run[0].block_number, run[0].token_id))[:tokens]
 
     def _ready_to_commit_rows(self) -> list[sqlite3.Row]:
+        # Only tokens with a pinned job can have a run: found through the state index, so the
+        # cost follows the backlog, not the collection's history.
         return self.db.execute(
-            "WITH open AS (SELECT token_id, MIN(generation) AS low FROM jobs "
-            f"             WHERE state NOT IN ({_marks(SETTLED_STATES)}) GROUP BY token_id) "
+            "WITH candidates AS (SELECT DISTINCT token_id FROM jobs WHERE state = 'pinned'), "
+            "     open AS (SELECT j.token_id, MIN(j.generation) AS low FROM candidates c "
+            "              JOIN jobs j ON j.token_id = c.token_id "
+            f"             WHERE j.state NOT IN ({_marks(SETTLED_STATES)}) GROUP BY j.token_id) "
             "SELECT j.* FROM jobs j JOIN open o ON o.token_id = j.token_id "
             "WHERE j.state = 'pinned' AND j.generation >= o.low "
             "  AND (o.low = 0 OR EXISTS (SELECT 1 FROM jobs p WHERE p.token_id = o.token_id "

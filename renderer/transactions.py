@@ -6,12 +6,13 @@ Used by the committer (the renderer's key) and by the wallet commands
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
 from web3.types import TxReceipt
 
 from .errors import ChaosError
@@ -76,8 +77,26 @@ def send(w3: Web3, account: LocalAccount, tx: dict) -> str:
     return w3.eth.send_raw_transaction(signed.raw_transaction).to_0x_hex()
 
 
+#: Receipt polling: first look after FIRST_POLL seconds, then twice as long each time up to MAX_POLL.
+#: A dev node that mines on arrival answers within milliseconds, a real chain within a block time:
+#: a fixed 0.2 s poll cost a busy daemon that much idle time on every commit.
+FIRST_POLL, MAX_POLL = 0.005, 0.5
+
+
 def wait(w3: Web3, tx_hash: str, timeout: float = 120) -> TxReceipt:
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.2)
+    """The transaction's receipt once it is mined; TimeExhausted after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = FIRST_POLL
+    while True:
+        try:
+            receipt = w3.eth.get_transaction_receipt(tx_hash)
+            break
+        except TransactionNotFound:
+            pass
+        if time.monotonic() + delay > deadline:
+            raise TimeExhausted(f"transaction {tx_hash} is not in the chain after {timeout} seconds")
+        time.sleep(delay)
+        delay = min(MAX_POLL, 2 * delay)
     if receipt["status"] != 1:
         raise TransactionFailed(f"transaction {tx_hash} reverted in block {receipt['blockNumber']}")
     return receipt

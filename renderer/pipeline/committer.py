@@ -14,13 +14,14 @@ replaced, from what the chain holds (`lastCommit` and RenderCommitted events).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
 from eth_account.signers.local import LocalAccount
 from web3.exceptions import TimeExhausted, TransactionNotFound
 
-from .. import transactions
+from .. import rpcbatch, transactions
 from ..chain import Canvas
 from ..failpoints import failpoint
 from ..store import Job, JobStore
@@ -43,6 +44,8 @@ class Committer:
         self.linger = linger
         #: When a commit that is not full was first held back (monotonic seconds), or None.
         self._holding_since: float | None = None
+        #: The store's version when it last had nothing to commit: until it changes, nothing will.
+        self._nothing_at: tuple[int, int] | None = None
 
     # ------------------------------------------------------------ settlement
 
@@ -138,14 +141,12 @@ class Committer:
 
     def _canonical(self, jobs: list[Job]) -> list[Job]:
         """The jobs whose event block is still canonical: a render of an event that a reorg dropped
-        must never go on-chain. One look-up per block."""
-        hashes: dict[int, str | None] = {}
-        kept = []
-        for job in jobs:
-            if job.block_number not in hashes:
-                hashes[job.block_number] = self.canvas.block_hash(job.block_number)
-            if hashes[job.block_number] == job.event.block_hash:
-                kept.append(job)
+        must never go on-chain. Every block's header in one JSON-RPC batch (a burst puts each event
+        in a block of its own)."""
+        numbers = sorted({job.block_number for job in jobs})
+        headers = rpcbatch.batch(self.canvas.w3, [rpcbatch.header(number) for number in numbers])
+        hashes = {number: header["hash"] if header else None for number, header in zip(numbers, headers)}
+        kept = [job for job in jobs if hashes[job.block_number] == job.event.block_hash]
         if len(kept) < len(jobs):
             log.warning("holding back %d render(s) whose event block is no longer canonical", len(jobs) - len(kept))
         return kept
@@ -168,7 +169,13 @@ class Committer:
         """Settle what was sent, then commit what is ready. `more_coming`: renders are still out
         (on workers), so a batch that is not full may wait up to `linger` seconds for them."""
         done = self._reconcile_sent()
+        version = self.store.version()
+        if version == self._nothing_at:
+            return done
         runs = self.store.ready_to_commit(self.batch_size)
+        if not runs:
+            self._nothing_at = version
+            return done
         if self._hold(len(runs), more_coming):
             return done
         # A token's commit names its newest ready generation; the reorg check on it covers the
@@ -194,13 +201,17 @@ class Committer:
                     return done
                 batch = still_open
         sent_at = time.time()
-        for job in batch:
-            self.store.advance(job, "sent", commit_nonce=tx["nonce"], commit_max_fee=tx["maxFeePerGas"],
-                               commit_priority_fee=tx["maxPriorityFeePerGas"], commit_sent_at=sent_at)
+        # Fsynced before the transaction leaves: a power cut must not forget a nonce in use.
+        with self.store.transaction(durable=True):
+            for job in batch:
+                self.store.advance(job, "sent", commit_nonce=tx["nonce"], commit_max_fee=tx["maxFeePerGas"],
+                                   commit_priority_fee=tx["maxPriorityFeePerGas"], commit_sent_at=sent_at)
+        batch = [dataclasses.replace(job, state="sent") for job in batch]
         tx_hash = transactions.send(w3, self.account, tx)
         failpoint("after-send")
-        for job in batch:
-            self.store.note(job, commit_tx=tx_hash)
+        with self.store.transaction():
+            for job in batch:
+                self.store.note(job, commit_tx=tx_hash)
         failpoint("before-receipt")
         try:
             receipt = transactions.wait(w3, tx_hash, timeout=self.receipt_timeout)
@@ -211,8 +222,9 @@ class Committer:
             log.error("%s", exc)  # the next pass settles these jobs from the chain or sends them again
             return done
         covered = 0
-        for job in batch:
-            covered += self.store.settle(self.store.job(*job.key), "committed", commit_block=receipt["blockNumber"])
+        with self.store.transaction():
+            for job in batch:
+                covered += self.store.settle(job, "committed", commit_block=receipt["blockNumber"])
         log.info("committed %d render(s) in block %d (tx %s, %d gas)%s", len(batch), receipt["blockNumber"],
                  tx_hash, receipt["gasUsed"], f"; {covered} older generation(s) covered by them" if covered else "",
                  extra={"event": "committed", "tx": tx_hash, "renders": len(batch), "covered": covered,

@@ -28,12 +28,21 @@ class Dispatcher:
         self.chain_id = chain_id
         self.canvas = canvas
         self.size = size
+        #: (store version, busy keys) of the last call that found nothing: until either changes,
+        #: nothing will be ready (an idle pass then costs no query).
+        self._nothing_at = None
 
     def ready(self, limit: int, busy: frozenset | set = frozenset()) -> list[tuple[Job, RenderTask]]:
         """Up to `limit` ready jobs (not in `busy`) with their tasks; a job whose task cannot be
         built (a damaged parent file, a missing mint) is recorded as a failed try instead."""
+        state = (self.store.version(), frozenset(busy))
+        if state == self._nothing_at:
+            return []
+        jobs = self.store.ready_to_render(limit, busy)
+        if not jobs:
+            self._nothing_at = state
         ready = []
-        for job in self.store.ready_to_render(limit, busy):
+        for job in jobs:
             mint = job if job.generation == 0 else self.store.job(job.token_id, 0)
             if mint is None:
                 self.store.advance(job, "failed", last_error="the token's Minted event was never read: restart "

@@ -275,7 +275,9 @@ class RayRenders:
         if not waiting:
             return 0
         done, _ = self.ray.wait(waiting, num_returns=len(waiting), timeout=timeout, fetch_local=True)
-        accepted = 0
+        if not done:
+            return 0
+        accepted = []
         for ref in done:
             if ref in self.probes:
                 self._probed(ref)
@@ -294,27 +296,34 @@ class RayRenders:
             results, cpu = results
             for label, seconds in cpu.items():
                 self.clock.add(label, seconds)
-            for (job, task), result in zip(call.jobs, results):
-                accepted += self._accept(job, task, result, time.monotonic() - call.sent_at)
-        return accepted
+            seconds = time.monotonic() - call.sent_at
+            accepted.extend((job, task, result, seconds) for (job, task), result in zip(call.jobs, results))
+        return self._accept(accepted)
 
-    def _accept(self, job, task: RenderTask, result: Rendered | str, seconds: float) -> int:
-        current = self.store.job(*job.key)
-        if current is None or current.state != "pending" or current.event != task.event:
-            log.info("dropped a render of token %d generation %d: the job no longer waits for it", *job.key)
-            return 0
-        if isinstance(result, str):
-            self.dispatcher.render_failed(current, RuntimeError(result))
-            return 0
-        with self.clock.measure("artefact files"):
-            values = self.artefacts.write(current, result)
-        self.store.advance(current, "pinned", **values)
-        failpoint("after-render")
-        failpoint("after-pin")
-        log.info("rendered and pinned token %d generation %d (%s%s) in %.2f s: metadata %s", job.token_id,
-                 job.generation, job.kind, f", phoenix: {result.phoenix}" if result.phoenix else "", seconds,
-                 result.metadata_cid)
-        return 1
+    def _accept(self, results: list[tuple]) -> int:
+        """Record the renders that their jobs still wait for, in one store transaction; drop the rest."""
+        pinned = []
+        with self.store.transaction():
+            for job, task, result, seconds in results:
+                current = self.store.job(*job.key)
+                if current is None or current.state != "pending" or current.event != task.event:
+                    log.info("dropped a render of token %d generation %d: the job no longer waits for it", *job.key)
+                    continue
+                if isinstance(result, str):
+                    self.dispatcher.render_failed(current, RuntimeError(result))
+                    continue
+                with self.clock.measure("artefact files"):
+                    values = self.artefacts.write(current, result)
+                self.store.advance(current, "pinned", **values)
+                pinned.append((job, result, seconds))
+        if pinned:
+            failpoint("after-render")
+            failpoint("after-pin")
+        for job, result, seconds in pinned:
+            log.info("rendered and pinned token %d generation %d (%s%s) in %.2f s: metadata %s", job.token_id,
+                     job.generation, job.kind, f", phoenix: {result.phoenix}" if result.phoenix else "", seconds,
+                     result.metadata_cid)
+        return len(pinned)
 
     # ------------------------------------------------------------------ loop
 

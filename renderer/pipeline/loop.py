@@ -95,9 +95,10 @@ class Daemon:
     def commit_ready(self) -> int:
         return self.committer.commit_ready(more_coming=self.renders.in_flight > 0)
 
-    def step(self) -> Stages:
-        """One pass over every stage. A node that is down skips the stages that need it, for this
-        pass only; the others go on (with the RPC node down, rendering and pinning continue)."""
+    def step(self, read: bool = True) -> Stages:
+        """One pass over every stage (the read stage only when `read`). A node that is down skips
+        the stages that need it, for this pass only; the others go on (with the RPC node down,
+        rendering and pinning continue)."""
         failed: set[str] = set()
 
         def stage(component: str | None, work: Callable[[], int], label: str) -> int:
@@ -116,7 +117,7 @@ class Daemon:
             return done
 
         # Ray workers pin what they render: their outages surface as failed renders, retried.
-        stages = Stages(stage("rpc", self.read_chain, "read (RPC, colour inputs)"),
+        stages = Stages(stage("rpc", self.read_chain, "read (RPC, colour inputs)") if read else 0,
                         stage(None, self.render_ready, "dispatch and collect"),
                         stage("ipfs", self.pin_ready, "pin"), stage("rpc", self.commit_ready, "commit (RPC, signing)"))
         for report in self.reports:
@@ -125,12 +126,19 @@ class Daemon:
 
     def run(self, until: Callable[[], bool] | None = None, poll_interval: float | None = None,
             timeout: float | None = None) -> None:
-        """Loop until `until()` is true (forever when None); sleeps only when idle or degraded."""
+        """Loop until `until()` is true (forever when None); sleeps only when idle or degraded.
+        The chain is polled at most once per `poll_interval`: a pass runs whenever a worker's
+        result comes back, and each poll costs RPC round trips whether or not a block came."""
         poll_interval = self.options.poll_interval if poll_interval is None else poll_interval
         deadline = None if timeout is None else time.monotonic() + timeout
         failures = 0
+        next_read = 0.0
         while True:
-            busy = self.step().busy
+            now = time.monotonic()
+            reading = now >= next_read
+            if reading:
+                next_read = now + poll_interval
+            busy = self.step(read=reading).busy
             if until is not None and until():
                 return
             if deadline is not None and time.monotonic() > deadline:
