@@ -14,7 +14,7 @@ one JSON line back per file), sent by `http.client`; everything else goes
 through ipfshttpclient. Why: measured on js-ipfs with a bench run's own files,
 one request per job instead of one per file cuts the node's CPU by a third,
 and ipfshttpclient spends ~2 ms of the daemon's CPU on each add where a plain
-POST spends ~0.3 ms (README, "Render farm").
+POST spends ~0.5 ms (README, "Scaling out").
 """
 
 from __future__ import annotations
