@@ -133,11 +133,11 @@ class Committer:
     def _call(self, jobs: list[Job]):
         return self.canvas.commit_batch_call([(job.token_id, job.generation, job.metadata_cid) for job in jobs])
 
-    def _next_nonce(self) -> int:
-        """The node's pending nonce, never below one the store knows it already used."""
-        pending = self.canvas.w3.eth.get_transaction_count(self.account.address, "pending")
+    def _min_nonce(self) -> int | None:
+        """The lowest nonce a new commit may take: above every one the store knows it already used
+        (the node's pending nonce, asked in the same round trip as the gas, may lag behind it)."""
         used = self.store.max_sent_nonce()
-        return pending if used is None else max(pending, used + 1)
+        return None if used is None else used + 1
 
     def _canonical(self, jobs: list[Job]) -> list[Job]:
         """The jobs whose event block is still canonical: a render of an event that a reorg dropped
@@ -186,7 +186,7 @@ class Committer:
         w3 = self.canvas.w3
         while True:
             try:
-                tx = transactions.build(w3, self.account, self._call(batch), nonce=self._next_nonce())
+                tx = transactions.build(w3, self.account, self._call(batch), min_nonce=self._min_nonce())
                 break
             except transactions.TransactionFailed as exc:
                 # A generation the chain already holds (a lost receipt, a rebuilt store) reverts the
