@@ -162,7 +162,8 @@ def _spans(data: bytes):
         end = offset + 12 + length
         payload = view[offset + 8:offset + 8 + length]
         crc = data[offset + 8 + length:end]
-        if len(payload) != length or len(crc) != 4 or zlib.crc32(payload, zlib.crc32(kind)) != int.from_bytes(crc, "big"):
+        if (len(payload) != length or len(crc) != 4
+                or zlib.crc32(payload, zlib.crc32(kind)) != int.from_bytes(crc, "big")):
             raise ValueError(f"a damaged {kind!r} chunk at byte {offset}")
         yield kind, payload, view[offset:end]
         if kind == b"IEND":

@@ -9,9 +9,9 @@ decoding them. The same bytes decode to the same values, so no rendered byte cha
 never seen here (another worker's render, a file from disk after a restart) are decoded as
 before, and then kept too.
 
-Bounded by memory (`PIXELS_LIMIT_BYTES`, `LAYERS_LIMIT_BYTES`; pixels take width * height * 3 bytes, a layer only its
-non-zero entries), the least recently used out first. The arrays handed out are read-only:
-callers share them.
+Bounded by memory (`PIXELS_LIMIT_BYTES`, `LAYERS_LIMIT_BYTES`; pixels take width * height * 3
+bytes, a layer only its non-zero entries), the least recently used out first. The arrays
+handed out are read-only: callers share them.
 """
 
 from __future__ import annotations

@@ -132,7 +132,8 @@ def _noise_at(lattice: np.ndarray, ix, sx, iy, sy) -> np.ndarray:
     # time), then one copy into four contiguous rows for the arithmetic.
     table = np.stack([a, b - a, c, d - c], axis=-1).reshape(-1, 4)
     corner, right, below, below_right = np.take(table, cell.reshape(-1), axis=0).T.copy()
-    sx, sy = (s.reshape(-1) if s.shape == cell.shape else np.broadcast_to(s, cell.shape).reshape(-1) for s in (sx, sy))
+    sx, sy = (s.reshape(-1) if s.shape == cell.shape else np.broadcast_to(s, cell.shape).reshape(-1)
+              for s in (sx, sy))
     top = corner + ((right * sx) >> 8)
     bottom = below + ((below_right * sx) >> 8)
     return (top + (((bottom - top) * sy) >> 8)).reshape(cell.shape)
