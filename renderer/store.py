@@ -319,6 +319,11 @@ class JobStore:
             "  AND NOT EXISTS (SELECT 1 FROM jobs s WHERE s.token_id = j.token_id AND s.state = 'sent') "
             "ORDER BY j.token_id, j.generation", SETTLED_STATES).fetchall()
 
+    def pinned_tokens(self) -> int:
+        """How many tokens have a pinned job: an upper bound on the tokens a commit could carry now."""
+        with self.clock.measure("store"):
+            return self.db.execute("SELECT COUNT(DISTINCT token_id) FROM jobs WHERE state = 'pinned'").fetchone()[0]
+
     def max_sent_nonce(self) -> int | None:
         """The highest nonce of a commit transaction still waiting to settle."""
         return self.db.execute("SELECT MAX(commit_nonce) FROM jobs WHERE state = 'sent'").fetchone()[0]

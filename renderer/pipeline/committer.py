@@ -165,12 +165,20 @@ class Committer:
         self._holding_since = None
         return False
 
+    def _still_holding(self, more_coming: bool) -> bool:
+        """A partial batch is lingering and cannot have filled up (fewer tokens have a pinned job
+        than a batch takes): skip the full query until the linger ends. A pass runs per worker
+        result, so this is most passes while renders trickle in."""
+        if self._holding_since is None or not more_coming or time.monotonic() - self._holding_since >= self.linger:
+            return False
+        return self.store.pinned_tokens() < self.batch_size
+
     def commit_ready(self, more_coming: bool = False) -> int:
         """Settle what was sent, then commit what is ready. `more_coming`: renders are still out
         (on workers), so a batch that is not full may wait up to `linger` seconds for them."""
         done = self._reconcile_sent()
         version = self.store.version()
-        if version == self._nothing_at:
+        if version == self._nothing_at or self._still_holding(more_coming):
             return done
         runs = self.store.ready_to_commit(self.batch_size)
         if not runs:
