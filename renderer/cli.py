@@ -291,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "batch speed-up, time per step, peak GPU memory and achieved FLOP/s against the GPU's measured "
                     "peak. Needs CUDA (without it: says so, measures nothing, exit 2); `--device cpu --tiny` is a "
                     "seconds-long smoke run.")
-    from .bench_gpu import add_arguments as add_gpu_bench_arguments
+    from .devtools.bench_gpu import add_arguments as add_gpu_bench_arguments
 
     add_gpu_bench_arguments(gpu)
     return parser
@@ -435,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.command == "demo":
-        from .demo import DEFAULT_PROMPT, run_demo
+        from .devtools.demo import DEFAULT_PROMPT, run_demo
 
         run_demo(settings.out_dir, args.prompt or DEFAULT_PROMPT, serve=args.serve)
     elif args.command == "deploy":
@@ -575,15 +575,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "bench" and args.bench_command == "gas":
         # Child processes (brownie keeps global state), each with its own Anvil on a free port: plain
         # `brownie run` would attach to a node already on 8545, the renderer's default RPC URL.
-        from .bench_gas import run_gas_bench
+        from .devtools.bench_gas import run_gas_bench
 
         run_gas_bench()
     elif args.command == "bench" and args.bench_command == "gpu":
-        from .bench_gpu import bench as bench_gpu
+        from .devtools.bench_gpu import bench as bench_gpu
 
         return bench_gpu(args, prog="chaos bench gpu")
     elif args.command == "bench":
-        from .bench_load import run_load_bench
+        from .devtools.bench_load import run_load_bench
 
         run_load_bench(settings.out_dir, mints=args.mints, transfers=args.transfers,
                        unbatched_sample=args.unbatched_sample, image_size=args.image_size, workers=args.workers)

@@ -30,7 +30,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .errors import SetupError
-from .nodes import PROJECT_ROOT
+from .project import PROJECT_ROOT
 
 #: The solc-js shim `make setup` writes (py-solc-x reads SOLCX_BINARY_PATH); never ~/.solcx.
 SOLC_DIR = PROJECT_ROOT / ".solc"

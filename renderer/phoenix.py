@@ -89,18 +89,3 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if torch is not None and isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
         return True
     return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-def render_with_phoenix(event, origin, parent, backend, *, policy: PhoenixPolicy = PhoenixPolicy(),
-                        telemetry: Reading | None = None, **render_options):
-    """`renderer.render.render`, reborn degraded on heat or out-of-memory instead of failing.
-
-    `render_options`: chain_id, canvas, size and colour, as `renderer.render.RenderRequest` holds them.
-    """
-    from .render import RenderRequest, render_batch
-
-    request = RenderRequest(event, origin, parent, telemetry=telemetry, **render_options)
-    result = render_batch([request], backend, policy=policy)[0]
-    if isinstance(result, Exception):
-        raise result
-    return result

@@ -461,3 +461,16 @@ def recorded_inputs(provenance: dict) -> dict:
             "degrade": Degradation.from_provenance(phoenix), "size": size,
             "colour": ColourInputs.from_provenance(provenance.get("colour")),
             "congestion": Congestion.from_provenance(provenance.get("congestion"))}
+
+
+def render_with_phoenix(event, origin, parent, backend, *, policy: PhoenixPolicy = PhoenixPolicy(),
+                        telemetry: Reading | None = None, **render_options):
+    """One render (`render_batch` of one request), reborn degraded on heat or out-of-memory instead of failing.
+
+    `render_options`: chain_id, canvas, size and colour, as `renderer.render.RenderRequest` holds them.
+    """
+    request = RenderRequest(event, origin, parent, telemetry=telemetry, **render_options)
+    result = render_batch([request], backend, policy=policy)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result

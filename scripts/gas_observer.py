@@ -1,5 +1,5 @@
 """Gas of the observer protocol (a relayed observe), a seal, a reveal and setContractURI, on a fresh local
-deployment: `python -m renderer.bench_gas scripts/gas_observer.py`."""
+deployment: `python -m renderer.devtools.bench_gas scripts/gas_observer.py`."""
 
 from brownie import accounts, chain
 from eth_abi import encode

@@ -1,7 +1,7 @@
 """Gas of the Phoenix economy's transactions (ThermalOracle, LastFrameAuction) on a fresh local
 deployment.
 
-    python -m renderer.bench_gas scripts/gas_phoenix.py    # a throwaway Anvil on a free port
+    python -m renderer.devtools.bench_gas scripts/gas_phoenix.py    # a throwaway Anvil on a free port
     brownie run scripts/gas_phoenix.py                     # brownie's development network
 
 Figures are whole transaction gas as the receipt reports it. The lines it prints:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from renderer.nodes import AnvilNode, IpfsNode
+from renderer.devtools.nodes import AnvilNode, IpfsNode
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from renderer.nodes import free_port
+from renderer.devtools.nodes import free_port
 
 
 class TcpProxy:

@@ -15,8 +15,8 @@ from ..chain import CanvasEvent
 from ..colour import ColourInputs
 from ..congestion import Congestion
 from ..errors import CidMismatch
-from ..phoenix import PhoenixPolicy, render_with_phoenix
-from ..render import Origin, Parent, Rendered
+from ..phoenix import PhoenixPolicy
+from ..render import Origin, Parent, Rendered, render_with_phoenix
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ import pytest
 
 from renderer.chain import Canvas, connect
 from renderer.config import Settings
-from renderer.demo import run_deploy
+from renderer.devtools.demo import run_deploy
 
 from .helpers import RENDERER
 

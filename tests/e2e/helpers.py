@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eth_account import Account
 
-from renderer.demo import ANVIL_KEYS
+from renderer.devtools.demo import ANVIL_KEYS
 
 RENDERER = Account.from_key(ANVIL_KEYS["renderer"])
 COLLECTOR = Account.from_key(ANVIL_KEYS["collector"])

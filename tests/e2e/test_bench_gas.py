@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from renderer.nodes import PROJECT_ROOT
+from renderer.project import PROJECT_ROOT
 
 # The lines `chaos bench gas` promises, and the most gas each may show: issue 11's targets.
 TARGETS = {

@@ -1,6 +1,6 @@
 import pytest
 
-from renderer.bench_load import run_load_bench
+from renderer.devtools.bench_load import run_load_bench
 
 
 @pytest.mark.e2e

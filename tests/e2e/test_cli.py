@@ -13,7 +13,8 @@ import pytest
 from renderer.animation import decode_frames
 from renderer.cid import file_cid
 from renderer.cli import build_parser, main
-from renderer.nodes import PROJECT_ROOT, free_port
+from renderer.project import PROJECT_ROOT
+from renderer.devtools.nodes import free_port
 
 COMMANDS = ["demo", "deploy", "daemon", "mint", "transfer", "buy", "age", "history", "verify", "watch", "status",
             "pins", "pools", "gallery", "bench"]

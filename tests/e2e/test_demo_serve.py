@@ -17,8 +17,8 @@ import urllib.request
 import psutil
 import pytest
 
-from renderer.demo import SERVING, _StopSignals
-from renderer.nodes import PROJECT_ROOT
+from renderer.devtools.demo import SERVING, _StopSignals
+from renderer.project import PROJECT_ROOT
 
 
 def test_sigterm_and_sigint_only_set_the_stop_event_and_the_old_handlers_come_back():

@@ -14,7 +14,8 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from renderer.nodes import PROJECT_ROOT, AnvilNode
+from renderer.project import PROJECT_ROOT
+from renderer.devtools.nodes import AnvilNode
 
 pytestmark = pytest.mark.e2e
 

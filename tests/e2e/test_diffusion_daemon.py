@@ -9,7 +9,7 @@ import pytest
 
 from renderer import wallet
 from renderer.backends.diffusion import DiffusionBackend
-from renderer.backends.tiny_model import save_tiny_model
+from renderer.devtools.tiny_model import save_tiny_model
 from renderer.cli import main
 from renderer.daemon import open_daemon
 from renderer.ipfs import Pinner

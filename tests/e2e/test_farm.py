@@ -25,7 +25,8 @@ import pytest
 from renderer import wallet
 from renderer.cid import file_cid
 from renderer.daemon import open_daemon
-from renderer.nodes import PROJECT_ROOT, free_port
+from renderer.project import PROJECT_ROOT
+from renderer.devtools.nodes import free_port
 from renderer.pipeline.farm import temp_link
 from renderer.store import JobStore
 

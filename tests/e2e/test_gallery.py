@@ -35,7 +35,7 @@ from renderer.history import chain_history_rows
 from renderer.ipfs import Replicas
 from renderer.mask import mutation_mask
 from renderer.png import decode_png
-from renderer.nodes import PROJECT_ROOT, node_modules
+from renderer.project import PROJECT_ROOT, node_modules
 from renderer.provenance import load_history
 
 from .helpers import COLLECTOR, RENDERER, SECOND, committed, rpc

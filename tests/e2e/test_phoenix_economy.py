@@ -19,11 +19,11 @@ from renderer import transactions, wallet
 from renderer.auction import frames_of, open_auction
 from renderer.cli import main
 from renderer.daemon import open_daemon
-from renderer.demo import ANVIL_KEYS
+from renderer.devtools.demo import ANVIL_KEYS
 from renderer.errors import SetupError
 from renderer.gallery.server import serve_gallery
 from renderer.ipfs import Replicas
-from renderer.nodes import PROJECT_ROOT
+from renderer.project import PROJECT_ROOT
 from renderer.oracle import open_oracle, read_on_chain
 from renderer.phoenix_market import PhoenixMarket
 

@@ -20,7 +20,7 @@ from renderer.cid import file_cid
 from renderer.daemon import open_daemon
 from renderer.errors import CidMismatch, IpfsUnavailable
 from renderer.ipfs import Pinner, Replicas
-from renderer.nodes import IpfsNode, free_port
+from renderer.devtools.nodes import IpfsNode, free_port
 
 from ..tcp_proxy import TcpProxy
 from .helpers import COLLECTOR, RENDERER, commits_of, committed

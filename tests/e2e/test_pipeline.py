@@ -14,7 +14,7 @@ from renderer.errors import ChainUnavailable, IpfsUnavailable, SetupError
 from renderer.ipfs import Pinner
 from renderer.keys import load_account
 from renderer.mask import changed_indices, mutation_mask
-from renderer.nodes import free_port
+from renderer.devtools.nodes import free_port
 from renderer.png import decode_png
 
 from .helpers import COLLECTOR, RENDERER, SECOND, commits_of, committed

@@ -22,7 +22,8 @@ from renderer.daemon import open_daemon
 from renderer.errors import SetupError
 from renderer.failpoints import POINTS
 from renderer.ipfs import Pinner, Replicas
-from renderer.nodes import PROJECT_ROOT, IpfsNode
+from renderer.project import PROJECT_ROOT
+from renderer.devtools.nodes import IpfsNode
 from renderer.store import JobStore
 
 from ..tcp_proxy import TcpProxy

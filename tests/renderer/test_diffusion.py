@@ -13,12 +13,11 @@ import torch
 from renderer.backends import BACKENDS, BackendError, DiffusionBackend, load_backend
 from renderer.backends.base import Creation, Proposal
 from renderer.backends.diffusion import MIN_VOCABULARY
-from renderer.backends.tiny_model import save_tiny_model
+from renderer.devtools.tiny_model import save_tiny_model
 from renderer.mask import changed_indices, mutation_mask
 from renderer.palette import base_palette
-from renderer.phoenix import render_with_phoenix
 from renderer.png import decode_png
-from renderer.render import Origin, Parent, RenderRequest, render, render_batch
+from renderer.render import Origin, Parent, RenderRequest, render, render_batch, render_with_phoenix
 
 from .events import mint_event, mutation_event, recolour_event
 

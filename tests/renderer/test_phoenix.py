@@ -6,9 +6,9 @@ import torch
 
 from renderer.backends import NoiseBackend
 from renderer.mask import changed_indices, mutation_mask
-from renderer.phoenix import FLAME_PROMPT, Degradation, PhoenixPolicy, is_out_of_memory, render_with_phoenix
+from renderer.phoenix import FLAME_PROMPT, Degradation, PhoenixPolicy, is_out_of_memory
 from renderer.png import decode_png
-from renderer.render import Origin, Parent, recorded_inputs, render
+from renderer.render import Origin, Parent, recorded_inputs, render, render_with_phoenix
 from renderer.telemetry import ReplayTelemetry
 
 from .events import mint_event, mutation_event

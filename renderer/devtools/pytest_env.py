@@ -1,6 +1,6 @@
 """The test environment of a checkout, set before brownie's pytest plugin starts.
 
-Loaded with `-p renderer.pytest_env` (pyproject's addopts), so it runs before
+Loaded with `-p renderer.devtools.pytest_env` (pyproject's addopts), so it runs before
 brownie's plugin compiles the project in `pytest_load_initial_conftests` and
 before it launches Anvil. This makes a plain `pytest` work from any checkout
 after `make setup`, without `make` having set the environment:
@@ -17,7 +17,8 @@ import os
 import sys
 from pathlib import Path
 
-from .nodes import PROJECT_ROOT, free_port
+from ..project import PROJECT_ROOT
+from .nodes import free_port
 
 
 def _prepend_path(*folders: Path) -> None:

@@ -21,14 +21,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import SetupError
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
-def node_modules() -> Path:
-    """Where the project's npm packages live (override with CHAOS_NODE_MODULES)."""
-    return Path(os.environ.get("CHAOS_NODE_MODULES", PROJECT_ROOT / "node_modules"))
+from ..errors import SetupError
+from ..project import PROJECT_ROOT, node_modules
 
 
 def _tool(name: str) -> Path:

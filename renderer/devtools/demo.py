@@ -24,14 +24,15 @@ from pathlib import Path
 
 from eth_account import Account
 
-from . import wallet
-from .chain import Canvas, connect
-from .config import Settings
-from .daemon import open_daemon
-from .errors import SetupError
-from .history import format_history, token_history
-from .nodes import PROJECT_ROOT, AnvilNode, IpfsNode
-from .pools import format_pools, read_pool_state
+from .. import wallet
+from ..chain import Canvas, connect
+from ..config import Settings
+from ..daemon import open_daemon
+from ..errors import SetupError
+from ..history import format_history, token_history
+from ..project import PROJECT_ROOT
+from .nodes import AnvilNode, IpfsNode
+from ..pools import format_pools, read_pool_state
 
 #: Private keys of Anvil's default dev accounts 1-3 (mnemonic "test test ... junk").
 #: Public knowledge, funded only on local dev chains: never use them elsewhere.
@@ -106,8 +107,8 @@ def run_demo(out_root: Path = Path("out"), prompt: str = DEFAULT_PROMPT, progres
         canvas = Canvas(connect(anvil.url), record["canvas"])
         gallery = None
         if serve:
-            from .gallery.server import serve_gallery
-            from .ipfs import Replicas
+            from ..gallery.server import serve_gallery
+            from ..ipfs import Replicas
 
             gallery = serve_gallery(canvas, Replicas(ipfs.api_multiaddr), port=0, from_block=record["block"] or 0)
         token_id, tx = wallet.mint(canvas, collector, prompt)

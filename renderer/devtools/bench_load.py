@@ -4,7 +4,7 @@ For each worker count (0: render in the daemon's process; N: N Ray render
 actors on a local Ray) it starts its own Anvil and IPFS node, deploys, signs
 MINTS mints and TRANSFERS transfers from many funded wallets (explicit nonces,
 token ids known in advance), then, once the clock starts, sends them raw from
-a process of their own (renderer.bench_sender) as fast as Anvil accepts them,
+a process of their own (renderer.devtools.bench_sender) as fast as Anvil accepts them,
 while the daemon (CPU backend) drains them in this process. The load therefore
 takes neither the daemon's CPU nor its interpreter lock, and its own CPU is
 reported as "load sender process". Per count it prints events/s, end-to-end
@@ -30,15 +30,16 @@ from eth_account import Account
 from eth_hash.auto import keccak
 from web3 import Web3
 
-from .chain import Canvas, connect
-from .config import Settings
-from .daemon import open_daemon
+from ..chain import Canvas, connect
+from ..config import Settings
+from ..daemon import open_daemon
 from .demo import ANVIL_KEYS, Progress, run_deploy
-from .memory import AgeLayer
-from .nodes import PROJECT_ROOT, AnvilNode, IpfsNode
-from .pipeline.artefacts import age_path
-from .pipeline.clock import StageClock
-from .png import decode_png, encode_png
+from ..memory import AgeLayer
+from ..project import PROJECT_ROOT
+from .nodes import AnvilNode, IpfsNode
+from ..pipeline.artefacts import age_path
+from ..pipeline.clock import StageClock
+from ..png import decode_png, encode_png
 
 SENDERS = 16
 MINT_GAS, TRANSFER_GAS = 250_000, 150_000
@@ -98,7 +99,7 @@ def _sign_load(contract, senders: list[_Sender], owners: dict, *, first_id: int,
 
 
 class _SenderProcess:
-    """renderer.bench_sender in a child process: started ready to send, stopped whatever happens."""
+    """renderer.devtools.bench_sender in a child process: started ready to send, stopped whatever happens."""
 
     def __init__(self, rpc_url: str, signed: list, folder: Path):
         folder.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,7 @@ class _SenderProcess:
         self.stderr_path = folder / "stderr.txt"
         with open(self.stderr_path, "wb") as stderr:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "renderer.bench_sender", rpc_url, str(transactions), str(self.result)],
+                [sys.executable, "-m", "renderer.devtools.bench_sender", rpc_url, str(transactions), str(self.result)],
                 cwd=PROJECT_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True)
         try:
             if self.process.stdout.readline().strip() != "ready":

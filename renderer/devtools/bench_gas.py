@@ -25,8 +25,9 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import ChaosError
-from .nodes import PROJECT_ROOT, free_port, node_modules
+from ..errors import ChaosError
+from ..project import PROJECT_ROOT, node_modules
+from .nodes import free_port
 
 # The pools' script last: its ratio is the bench's closing line.
 SCRIPTS = ("scripts/gas.py", "scripts/gas_observer.py", "scripts/gas_phoenix.py", "scripts/gas_amm.py")
@@ -44,7 +45,7 @@ def run_gas_bench(scripts: tuple[str, ...] = SCRIPTS) -> None:
     """Run each gas script in a child process, its output straight to ours; raises on the first failure."""
     for script in scripts:
         print(f"== {script} ==", flush=True)
-        command = [sys.executable, "-m", "renderer.bench_gas", script]
+        command = [sys.executable, "-m", "renderer.devtools.bench_gas", script]
         code = subprocess.run(command, cwd=PROJECT_ROOT, env=_environment()).returncode
         if code != 0:
             raise ChaosError(f"{script} failed (exit code {code}); its output is above")
@@ -58,7 +59,7 @@ def run_script(script: str, port: int) -> None:
     from brownie import network, project
     from brownie._config import CONFIG
 
-    from .deploy import load_script, use_project_compiler
+    from ..deploy import load_script, use_project_compiler
 
     use_project_compiler()
     canvas_project = project.load(PROJECT_ROOT, name="ChaosCanvasProject")

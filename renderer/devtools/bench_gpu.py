@@ -1,7 +1,7 @@
 """GPU benchmark: Stable Diffusion 1.5's architecture (random weights) through the diffusion backend.
 
-    python -m renderer.bench_gpu [--steps 1 4 20] [--batch 1 4 8] [--size 512] [--repeats 3] [--json FILE]
-    python -m renderer.bench_gpu --device cpu --tiny     # a seconds-long smoke run of this script
+    python -m renderer.devtools.bench_gpu [--steps 1 4 20] [--batch 1 4 8] [--size 512] [--repeats 3] [--json FILE]
+    python -m renderer.devtools.bench_gpu --device cpu --tiny     # a seconds-long smoke run of this script
     chaos bench gpu [same options]                       # the same, from the `chaos` command
 
 The model is SD 1.5's UNet (859.5 M parameters), VAE and CLIP ViT-L/14 text encoder, built
@@ -59,7 +59,7 @@ def build_sd15_pipeline(device: str, dtype):
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from .backends.tiny_model import BOS, EOS, tiny_tokenizer
+    from .tiny_model import BOS, EOS, tiny_tokenizer
 
     tokenizer = tiny_tokenizer()  # token ids only index the embedding: a small vocabulary times the same
     vocab = tokenizer.get_vocab()
@@ -118,7 +118,7 @@ def count_flops(backend_with_steps, size: int, palette) -> tuple[int, int]:
 
 def time_calls(backend, size: int, palette, batch: int, repeats: int, device: str) -> list[float]:
     """Seconds per `create_batch` call of `batch` mints (distinct seeds), after one warm-up call."""
-    from .backends.base import Creation
+    from ..backends.base import Creation
 
     times = []
     for repeat in range(repeats + 1):
@@ -134,9 +134,9 @@ def time_calls(backend, size: int, palette, batch: int, repeats: int, device: st
 def run(device: str, tiny: bool, steps: list[int], size: int, repeats: int, batches: list[int] = (1,)) -> dict:
     import torch
 
-    from .backends.diffusion import DiffusionBackend, check_device
-    from .backends.tiny_model import build_tiny_pipeline
-    from .palette import base_palette
+    from ..backends.diffusion import DiffusionBackend, check_device
+    from .tiny_model import build_tiny_pipeline
+    from ..palette import base_palette
 
     device = check_device(device)
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
@@ -210,7 +210,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m renderer.bench_gpu", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m renderer.devtools.bench_gpu", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     return parser
 

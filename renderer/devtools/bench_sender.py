@@ -1,6 +1,6 @@
 """The load of `chaos bench load`, sent from its own process: raw transactions, signed beforehand.
 
-    python -m renderer.bench_sender RPC_URL TRANSACTIONS_JSON RESULT_JSON
+    python -m renderer.devtools.bench_sender RPC_URL TRANSACTIONS_JSON RESULT_JSON
 
 Reads the signed transactions (a JSON list of 0x-hex strings, in sending order),
 opens one keep-alive HTTP connection to the node, prints `ready` and waits for a
