@@ -9,7 +9,7 @@ them); when the commit settles they become "covered" by it.
 Exactly once: a job is marked "sent" (with its nonce) before its transaction
 leaves, a token has at most one commit in flight, and every open commit is
 settled from its receipt or, when the receipt is lost or the transaction was
-replaced, from what the chain holds (`lastCommit` and RenderCommitted events).
+replaced, from what the chain holds (`lastCommit` and the commit events, `Canvas.commits`).
 """
 
 from __future__ import annotations
