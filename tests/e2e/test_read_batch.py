@@ -11,7 +11,8 @@ from unittest import mock
 
 import pytest
 
-from renderer import nodes, wallet
+from renderer import wallet
+from renderer.devtools import nodes
 from renderer.chain import Canvas, connect
 from renderer.daemon import RPC_OUTAGES, open_daemon
 from renderer.errors import SetupError

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from renderer import bench_gpu
+from renderer.devtools import bench_gpu
 
 
 def test_the_smoke_run_reports_every_figure(tmp_path, capsys):
