@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "RAY_AUTH_TOKEN_PATH) [CHAOS_RAY_ADDRESS]")
     farm.add_argument("--gpu-batch", type=int, help="ready jobs of different tokens per backend call "
                                                     "[CHAOS_GPU_BATCH; default 1]")
+    farm.add_argument("--commit-linger", type=float, metavar="S",
+                      help="the most seconds a commit that is not full waits for other tokens' renders still on "
+                           "workers; none on their way: it goes at once [CHAOS_COMMIT_LINGER; default 3]")
     _store_options(daemon)
 
     for name, help_text in (("mint", "mint an artwork, signed by the collector's key"),
@@ -336,7 +339,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         ray_address=getattr(args, "ray_address", None),
         congestion_threshold_wei=getattr(args, "congestion_threshold_wei", None),
         gallery_url=getattr(args, "gallery_url", None),
-        gpu_batch=getattr(args, "gpu_batch", None) if args.command == "daemon" else None)
+        gpu_batch=getattr(args, "gpu_batch", None) if args.command == "daemon" else None,
+        commit_linger=getattr(args, "commit_linger", None))
 
 
 def _canvas(settings: Settings):

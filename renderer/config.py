@@ -25,6 +25,8 @@
 | workers        | CHAOS_WORKERS            | 0 (render inline, no Ray)        |
 | ray_address    | CHAOS_RAY_ADDRESS        | (a local Ray when workers > 0)   |
 | gpu_batch      | CHAOS_GPU_BATCH          | 1 (jobs per backend call)        |
+| commit_linger  | CHAOS_COMMIT_LINGER      | 3 (seconds, the most a commit    |
+|                |                          | that is not full waits)          |
 | congestion_threshold_wei | CHAOS_CONGESTION_THRESHOLD_WEI | 50000000000 (50 gwei: glitch above) |
 | gallery_url    | CHAOS_GALLERY_URL        | (none: metadata has no external_url) |
 """
@@ -82,9 +84,10 @@ class Settings:
     gpu_batch: int = 1
     #: Renders handed to workers and not yet back, per worker and batch slot.
     in_flight_per_slot: int = 2
-    #: While renders are still out on workers, a commit that is not full waits up to this many
-    #: seconds for more (fewer, fuller transactions); renders made in the daemon's process never wait.
-    commit_linger: float = 1.0
+    #: The most seconds a commit that is not full waits for other tokens' renders still on their
+    #: way on workers (fewer, fuller transactions); with nothing else on its way it goes at once,
+    #: and renders made in the daemon's process never wait (renderer.pipeline.committer).
+    commit_linger: float = 3.0
     #: A mutation whose block's base fee is above this is glitched (renderer.congestion).
     congestion_threshold_wei: int = 50 * 10**9
     #: The public gallery's URL: metadata links each token to <gallery_url>/#/token/<id> (external_url).
@@ -126,6 +129,7 @@ _ENV = {
     "workers": "CHAOS_WORKERS",
     "ray_address": "CHAOS_RAY_ADDRESS",
     "gpu_batch": "CHAOS_GPU_BATCH",
+    "commit_linger": "CHAOS_COMMIT_LINGER",
     "congestion_threshold_wei": "CHAOS_CONGESTION_THRESHOLD_WEI",
     "gallery_url": "CHAOS_GALLERY_URL",
 }
@@ -143,10 +147,12 @@ def from_environment(environ: dict[str, str] | None = None) -> Settings:
         try:
             if kind in ("int", "int | None"):
                 values[name] = int(raw)
+            elif kind == "float":
+                values[name] = float(raw)
             elif "Path" in kind:
                 values[name] = Path(raw)
             else:
                 values[name] = raw
         except ValueError:
-            raise SetupError(f"{variable}={raw!r} is not a whole number") from None
+            raise SetupError(f"{variable}={raw!r} is not a {'number' if kind == 'float' else 'whole number'}") from None
     return Settings(**values)

@@ -324,6 +324,19 @@ class JobStore:
         with self.clock.measure("store"):
             return self.db.execute("SELECT COUNT(DISTINCT token_id) FROM jobs WHERE state = 'pinned'").fetchone()[0]
 
+    def work_coming_for_other_tokens(self) -> bool:
+        """Whether a token with nothing pinned or sent has a job on its way to being pinned: rendered,
+        or pending with its parent rendered (so it is renderable now or out on a worker). Such a
+        token could still join a commit that is not full yet; a token blocked behind a failed
+        parent, or one already in the batch, could not."""
+        with self.clock.measure("store"):
+            return self.db.execute(
+                "SELECT 1 FROM jobs j WHERE j.state IN ('pending', 'rendered') "
+                "AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.state IN ('pinned', 'sent') AND k.token_id = j.token_id) "
+                "AND (j.state = 'rendered' OR j.generation = 0 OR EXISTS (SELECT 1 FROM jobs p WHERE "
+                f"p.token_id = j.token_id AND p.generation = j.generation - 1 AND p.state IN ({_marks(RENDERED_STATES)}))) "
+                "LIMIT 1", RENDERED_STATES).fetchone() is not None
+
     def max_sent_nonce(self) -> int | None:
         """The highest nonce of a commit transaction still waiting to settle."""
         return self.db.execute("SELECT MAX(commit_nonce) FROM jobs WHERE state = 'sent'").fetchone()[0]

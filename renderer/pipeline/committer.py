@@ -152,9 +152,12 @@ class Committer:
         return kept
 
     def _hold(self, ready: int, more_coming: bool) -> bool:
-        """Whether to wait for more ready tokens: only while renders are still coming back, the
-        batch is not full, and it has waited less than `linger` seconds."""
-        if not ready or not more_coming or ready >= self.batch_size or self.linger <= 0:
+        """Whether a commit of `ready` tokens waits for more: only while it is not full, renders are
+        out on workers (`more_coming`), and another token (not in this batch, not blocked) has a
+        job on its way to being pinned, which could still join it; and never longer than `linger`
+        seconds, the cap. A lone event in a quiet collection, with nothing else on its way, goes at once."""
+        if (not ready or not more_coming or ready >= self.batch_size or self.linger <= 0
+                or not self.store.work_coming_for_other_tokens()):
             self._holding_since = None
             return False
         now = time.monotonic()
@@ -166,16 +169,16 @@ class Committer:
         return False
 
     def _still_holding(self, more_coming: bool) -> bool:
-        """A partial batch is lingering and cannot have filled up (fewer tokens have a pinned job
-        than a batch takes): skip the full query until the linger ends. A pass runs per worker
-        result, so this is most passes while renders trickle in."""
+        """A partial batch is lingering, cannot have filled up (fewer tokens have a pinned job than
+        a batch takes) and still has work on its way: skip the full query until the cap. A pass
+        runs per worker result, so this is most passes while renders trickle in."""
         if self._holding_since is None or not more_coming or time.monotonic() - self._holding_since >= self.linger:
             return False
-        return self.store.pinned_tokens() < self.batch_size
+        return self.store.pinned_tokens() < self.batch_size and self.store.work_coming_for_other_tokens()
 
     def commit_ready(self, more_coming: bool = False) -> int:
         """Settle what was sent, then commit what is ready. `more_coming`: renders are still out
-        (on workers), so a batch that is not full may wait up to `linger` seconds for them."""
+        on workers, so a batch that is not full may wait for other tokens' renders (see `_hold`)."""
         done = self._reconcile_sent()
         version = self.store.version()
         if version == self._nothing_at or self._still_holding(more_coming):

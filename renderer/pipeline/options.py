@@ -28,6 +28,7 @@ class PipelineOptions:
     ray_address: str | None
     gpu_batch: int
     in_flight_per_slot: int
+    #: The most seconds a commit that is not full waits for other tokens' renders on workers.
     commit_linger: float
     #: renderer.congestion: mutations whose block base fee is above it are glitched.
     congestion_threshold_wei: int
@@ -46,6 +47,9 @@ class PipelineOptions:
         if gallery_url is not None and not gallery_url.startswith(("http://", "https://")):
             raise SetupError(f"the gallery URL {settings.gallery_url!r} must start with http:// or https:// "
                              "(CHAOS_GALLERY_URL / --gallery-url)")
+        if not settings.commit_linger >= 0:  # NaN too
+            raise SetupError(f"the commit linger must be 0 (never wait) or more seconds, not {settings.commit_linger} "
+                             "(CHAOS_COMMIT_LINGER / --commit-linger)")
         if settings.workers < 0:
             raise SetupError(f"--workers must be 0 (render inline) or more, not {settings.workers}")
         return cls(artefact_dir=Path(settings.artefact_dir), image_size=settings.image_size,
