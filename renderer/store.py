@@ -334,8 +334,8 @@ class JobStore:
                 "SELECT 1 FROM jobs j WHERE j.state IN ('pending', 'rendered') "
                 "AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.state IN ('pinned', 'sent') AND k.token_id = j.token_id) "
                 "AND (j.state = 'rendered' OR j.generation = 0 OR EXISTS (SELECT 1 FROM jobs p WHERE "
-                f"p.token_id = j.token_id AND p.generation = j.generation - 1 AND p.state IN ({_marks(RENDERED_STATES)}))) "
-                "LIMIT 1", RENDERED_STATES).fetchone() is not None
+                "p.token_id = j.token_id AND p.generation = j.generation - 1 "
+                f"AND p.state IN ({_marks(RENDERED_STATES)}))) LIMIT 1", RENDERED_STATES).fetchone() is not None
 
     def max_sent_nonce(self) -> int | None:
         """The highest nonce of a commit transaction still waiting to settle."""

@@ -1,7 +1,9 @@
+import json
 import sqlite3
 
 import pytest
 
+from renderer.chain import CanvasEvent
 from renderer.errors import StoreError
 from renderer.store import JobStore
 
@@ -157,3 +159,14 @@ def test_a_schema_1_store_gains_the_new_columns_and_keeps_its_jobs(tmp_path):
     job = store.job(1, 0)
     assert (job.state, job.age_cid, job.covered_by, store.next_block) == ("committed", None, None, 7)
     store.close()
+
+
+def test_an_event_is_stored_as_the_same_json_text_as_before_and_reads_back_equal():
+    from dataclasses import asdict, replace
+
+    event = replace(mutation_event(), colour={"pools": [{"reserve": 10**20, "pigment": "0x" + "ab" * 32}]},
+                    congestion={"base_fee": 10**9, "glitched": True})
+    text = event.to_json()
+    assert text == json.dumps(asdict(event), sort_keys=True)  # every field, the text stores already hold
+    assert CanvasEvent.from_json(text) == event
+    assert CanvasEvent.from_json(mint_event().to_json()) == mint_event()
