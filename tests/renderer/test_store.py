@@ -5,7 +5,7 @@ import pytest
 
 from renderer.chain import CanvasEvent
 from renderer.errors import StoreError
-from renderer.store import JobStore
+from renderer.store import _READY_TO_RENDER, RENDERED_STATES, JobStore
 
 from .events import mint_event, mutation_event
 
@@ -170,3 +170,11 @@ def test_an_event_is_stored_as_the_same_json_text_as_before_and_reads_back_equal
     assert text == json.dumps(asdict(event), sort_keys=True)  # every field, the text stores already hold
     assert CanvasEvent.from_json(text) == event
     assert CanvasEvent.from_json(mint_event().to_json()) == mint_event()
+
+
+def test_ready_jobs_are_found_oldest_event_first_without_sorting_the_backlog(store):
+    store.ingest([mint_event(token_id=t, block=10 - t) for t in range(1, 6)], 9, "0x" + "99" * 32)
+    assert [j.token_id for j in store.ready_to_render(3)] == [5, 4, 3]
+    plan = " ".join(row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + _READY_TO_RENDER,
+                                                        (*RENDERED_STATES, 3)))
+    assert "jobs_by_state_block" in plan and "TEMP B-TREE" not in plan
