@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 from ..errors import SetupError
 from ..project import PROJECT_ROOT, node_modules
@@ -90,8 +91,26 @@ def _stop(process: subprocess.Popen | None, timeout: float = 10) -> None:
         process.wait()
 
 
+class _LocalNode:
+    """What both nodes share: `with Node(...) as node` starts it and stops it, whatever happens."""
+
+    process: subprocess.Popen | None
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 @dataclass
-class AnvilNode:
+class AnvilNode(_LocalNode):
     """A local Anvil chain (by default chain id 31337, base fee 0, ten funded dev accounts, one
     block per transaction). `chain_id`, `base_fee` and `block_time` let it pose as a testnet."""
 
@@ -129,18 +148,9 @@ class AnvilNode:
         except (urllib.error.URLError, OSError):
             return False
 
-    def stop(self) -> None:
-        _stop(self.process)
-
-    def __enter__(self) -> AnvilNode:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
 
 @dataclass
-class IpfsNode:
+class IpfsNode(_LocalNode):
     """A local, offline js-ipfs node serving the Kubo RPC API on 127.0.0.1."""
 
     repo: Path
@@ -200,12 +210,3 @@ class IpfsNode:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
-
-    def stop(self) -> None:
-        _stop(self.process)
-
-    def __enter__(self) -> IpfsNode:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -3,6 +3,8 @@
 from renderer.chain import CanvasEvent
 
 MINTER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+#: The canvas address the unit tests' job stores are bound to (Anvil's first deployment).
+CANVAS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
 
 def mint_event(token_id=1, prompt="a storm over the harbour", block=2, seed="0x" + "42" * 32):

@@ -2,21 +2,9 @@
 
 import time
 
-import pytest
-
 from renderer.pipeline.committer import Committer
-from renderer.store import JobStore
 
 from .events import mint_event, mutation_event
-
-CANVAS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = JobStore(tmp_path / "jobs.sqlite", 31337, CANVAS, start_block=1)
-    yield store
-    store.close()
 
 
 def _committer(store, linger=0.2):

@@ -7,16 +7,7 @@ from renderer.chain import CanvasEvent
 from renderer.errors import StoreError
 from renderer.store import _READY_TO_RENDER, RENDERED_STATES, JobStore
 
-from .events import mint_event, mutation_event
-
-CANVAS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-
-
-@pytest.fixture
-def store(tmp_path):
-    store = JobStore(tmp_path / "jobs.sqlite", 31337, CANVAS, start_block=1)
-    yield store
-    store.close()
+from .events import CANVAS, mint_event, mutation_event
 
 
 def test_ingest_moves_the_cursor_with_the_jobs(store):
