@@ -209,20 +209,14 @@ class Verifier:
                         f"committed in block {record.commit['block_number']}, before its event "
                         f"(block {event.block_number})")
         image = self._verify_image(record)
-        if event.kind == "mutation" and image is not None and parent is not None and parent.image_png:
+        mask_check = {"mutation": self._verify_mask, "reveal": self._verify_reveal_mask}.get(event.kind)
+        if mask_check is not None and image is not None and parent is not None and parent.image_png:
             try:
                 before = decode_png(parent.image_png)
             except Exception:  # the parent's own image-cid check reports it
                 before = None
             if before is not None:
-                self._verify_mask(record, event, before, image)
-        if event.kind == "reveal" and image is not None and parent is not None and parent.image_png:
-            try:
-                before = decode_png(parent.image_png)
-            except Exception:  # the parent's own image-cid check reports it
-                before = None
-            if before is not None:
-                self._verify_reveal_mask(record, event, before, image)
+                mask_check(record, event, before, image)
         if event.kind == "observation":
             self._verify_observer(record, event)
         elif event.kind == "reveal":

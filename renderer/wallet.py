@@ -127,12 +127,16 @@ def submit_observation(canvas: Canvas, submitter: LocalAccount, token_id: int, g
     if generation != current:
         raise BadInput(f"the signature is for generation {generation}; token {token_id} is at generation "
                        f"{current}: it was used already or the token moved on. Sign again")
-    # Estimated in the next block: the latest one may hold the token's previous draw (one per block).
-    receipt = transactions.transact(canvas.w3, submitter,
-                                    canvas.contract.functions.observe(token_id, generation, bytes(signature)),
-                                    estimate_block="pending")
-    (event,) = canvas.contract.events.Observed().process_receipt(receipt, errors=DISCARD)
-    return event.args.generation, receipt["transactionHash"].to_0x_hex()
+    return _draw(canvas, submitter, canvas.contract.functions.observe(token_id, generation, bytes(signature)),
+                 canvas.contract.events.Observed())
+
+
+def _draw(canvas: Canvas, sender: LocalAccount, call, event) -> tuple[int, str]:
+    """Send a call that draws a generation (observe, reveal): the generation its event names, and the tx.
+    Estimated in the next block: the latest one may hold the token's previous draw (one per block)."""
+    receipt = transactions.transact(canvas.w3, sender, call, estimate_block="pending")
+    (logged,) = event.process_receipt(receipt, errors=DISCARD)
+    return logged.args.generation, receipt["transactionHash"].to_0x_hex()
 
 
 def seal(canvas: Canvas, holder: LocalAccount, token_id: int, layer_prompt: str, unlock_at: int,
@@ -175,11 +179,8 @@ def reveal(canvas: Canvas, account: LocalAccount, token_id: int, layer_prompt: s
     if "0x" + commitment_of(layer_prompt, salt).hex() != state.commitment:
         raise BadInput(f"wrong secret: this layer prompt and salt do not hash to token {token_id}'s sealed "
                        f"commitment {state.commitment}")
-    receipt = transactions.transact(canvas.w3, account,
-                                    canvas.contract.functions.reveal(token_id, layer_prompt, bytes(salt)),
-                                    estimate_block="pending")
-    (event,) = canvas.contract.events.Revealed().process_receipt(receipt, errors=DISCARD)
-    return event.args.generation, receipt["transactionHash"].to_0x_hex()
+    return _draw(canvas, account, canvas.contract.functions.reveal(token_id, layer_prompt, bytes(salt)),
+                 canvas.contract.events.Revealed())
 
 
 def revealable(canvas: Canvas, token_id: int):
